@@ -1,0 +1,5 @@
+"""``python -m crawler`` is ``trawler``."""
+
+from crawler.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Evidence: WARC captures, screenshots, the custody log, verification and bundles."""

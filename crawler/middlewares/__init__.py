@@ -1,0 +1,1 @@
+"""Downloader middlewares, one concern each: safety guard and proxy routing."""

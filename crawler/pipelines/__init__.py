@@ -1,0 +1,1 @@
+"""Item pipelines, one concern each: classify, store (evidence and entities plug in between)."""

@@ -1,0 +1,45 @@
+"""Classification pipeline: page verdicts in micro-batches, computed off the reactor thread."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+from classifiers import Document, PageVerdict, TrawlerModel, load_model
+from crawler.batching import MicroBatcher
+from crawler.items import PageItem
+
+
+class ClassifyPipeline:
+    def __init__(self, model: TrawlerModel, batch_size: int = 32) -> None:
+        self.model = model
+        # One worker thread: batches run in order and the crawl loop never waits on sklearn.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify")
+        self._batcher: MicroBatcher[Document, PageVerdict] = MicroBatcher(
+            self._classify_batch, max_size=batch_size, max_wait=0.005)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ClassifyPipeline:
+        path = crawler.settings.get("TRAWLER_MODEL_PATH")
+        if not path:
+            raise NotConfigured("no model configured")
+        return cls(load_model(path), crawler.settings.getint("TRAWLER_CLASSIFY_BATCH", 32))
+
+    async def _classify_batch(self, docs: list[Document]) -> list[PageVerdict]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.model.classify, docs)
+
+    async def process_item(self, item: PageItem) -> PageItem:
+        extracted = item.extracted
+        if extracted is not None and (extracted.text or extracted.title):
+            item.verdict = await self._batcher.submit(
+                Document(text=extracted.text, title=extracted.title, url=item.url,
+                         lang=extracted.lang))
+        return item
+
+    async def close_spider(self) -> None:
+        await self._batcher.drain()
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,50 @@
+"""Storage pipeline: pages, verdicts and entities written in batches, one transaction each."""
+
+from __future__ import annotations
+
+from scrapy.crawler import Crawler
+
+from crawler.batching import MicroBatcher
+from crawler.items import PageItem
+from crawler.store import Database, open_database
+from crawler.store.queries import save_pages
+
+
+class StorePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.stats = crawler.stats
+        self.db_url: str = settings["TRAWLER_DB_URL"]
+        self.job_id: int | None = settings.getint("TRAWLER_JOB_ID") or None
+        self.db: Database | None = None
+        self._batcher: MicroBatcher[PageItem, int] = MicroBatcher(
+            self._save_batch, max_size=settings.getint("TRAWLER_STORE_BATCH", 64), max_wait=0.05)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler)
+
+    async def open_spider(self) -> None:
+        self.db = await open_database(self.db_url)
+
+    async def _save_batch(self, items: list[PageItem]) -> list[int]:
+        assert self.db is not None
+        async with self.db.session() as session, session.begin():
+            return await save_pages(session, items, self.job_id)
+
+    async def process_item(self, item: PageItem) -> PageItem:
+        await self._batcher.submit(item)
+        stats = self.stats
+        stats.inc_value("trawler/pages")
+        if item.error:
+            stats.inc_value(f"trawler/errors/{item.error.split(':', 1)[0]}")
+        elif item.status and item.status >= 400:
+            stats.inc_value(f"trawler/errors/http-{item.status}")
+        if item.verdict is not None and item.verdict.label == "drugs":
+            stats.inc_value("trawler/flagged_pages")
+        return item
+
+    async def close_spider(self) -> None:
+        await self._batcher.drain()
+        if self.db is not None:
+            await self.db.close()

@@ -1,0 +1,45 @@
+"""Scrapy settings for trawler: components are switched on here by name and order.
+
+``crawler.runner.crawl_settings`` layers a job's own values (seeds, limits, routes, database)
+on top of these.
+"""
+
+BOT_NAME = "trawler"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+# A police crawler reads what any visitor can read; robots.txt is recorded, not obeyed.
+ROBOTSTXT_OBEY = False
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+HTTPERROR_ALLOW_ALL = True  # 404s and 500s are pages with a status, not silent drops
+RETRY_TIMES = 1
+REDIRECT_MAX_TIMES = 5
+DOWNLOAD_TIMEOUT = 20
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0
+DEPTH_LIMIT = 0  # the spider applies per-seed depth itself
+DEPTH_PRIORITY = 1  # breadth first
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+LOG_LEVEL = "WARNING"
+
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.download.RoutingDownloadHandler",
+    "https": "crawler.download.RoutingDownloadHandler",
+}
+
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.routing.RoutingMiddleware": 700,
+    # Scrapy's HttpProxyMiddleware (750) applies the proxy environment variables.
+    "crawler.middlewares.safety.SafetyMiddleware": 760,
+}
+
+ITEM_PIPELINES = {
+    "crawler.pipelines.classify.ClassifyPipeline": 300,
+    "crawler.pipelines.store.StorePipeline": 800,
+}

@@ -1,0 +1,182 @@
+"""Queries shared by the pipelines, the command line and the web app (one code path each)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crawler.items import PageItem
+from crawler.store.models import Entity, Page, PageEntity, Site, Verdict
+
+MAX_TEXT_CHARS = 500_000  # the full body is in the WARC; the database keeps what is read
+
+
+def url_hash(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def site_ids(session: AsyncSession, names: Iterable[str]) -> dict[str, int]:
+    """Ids for site names, creating the sites that are new."""
+    names = set(names)
+    found = dict((await session.execute(
+        select(Site.name, Site.id).where(Site.name.in_(names)))).tuples().all())
+    for name in names - found.keys():
+        site = Site(name=name, is_onion=name.endswith(".onion"))
+        session.add(site)
+        await session.flush()
+        found[name] = site.id
+    return found
+
+
+async def save_pages(session: AsyncSession, items: Sequence[PageItem],
+                     job_id: int | None) -> list[int]:
+    """Insert or update the pages (with verdicts and entities); returns their ids in order."""
+    ids = await site_ids(session, (item.site for item in items))
+    hashes = [url_hash(item.url) for item in items]
+    existing = {
+        page.url_hash: page
+        for page in (await session.scalars(
+            select(Page).where(Page.url_hash.in_(hashes)))).all()
+    }
+    pages: list[Page] = []
+    for item, digest in zip(items, hashes, strict=True):
+        page = existing.get(digest) or Page(url=item.url, url_hash=digest)
+        extracted = item.extracted
+        page.site_id = ids[item.site]
+        page.job_id = job_id
+        page.status = item.status
+        page.error = item.error
+        page.content_type = item.content_type
+        page.headers = item.headers
+        page.size = len(item.body)
+        page.truncated = item.truncated
+        page.content_sha256 = hashlib.sha256(item.body).hexdigest() if item.status else None
+        page.title = extracted.title[:2000] if extracted else None
+        page.text = extracted.text[:MAX_TEXT_CHARS] if extracted else None
+        page.lang = extracted.lang if extracted else None
+        page.encoding = extracted.encoding if extracted else None
+        page.depth = item.depth
+        page.route = item.route
+        page.ip_address = item.ip_address
+        page.fetched_at = item.fetched_at
+        session.add(page)
+        existing[digest] = page
+        pages.append(page)
+    await session.flush()
+
+    page_ids = [page.id for page in pages]
+    old_verdicts = {
+        v.page_id: v for v in (await session.scalars(
+            select(Verdict).where(Verdict.page_id.in_(page_ids)))).all()
+    }
+    for item, page in zip(items, pages, strict=True):
+        item.page_id, item.site_id = page.id, page.site_id
+        verdict = item.verdict
+        if verdict is None:
+            continue
+        row = old_verdicts.get(page.id) or Verdict(page_id=page.id)
+        row.label, row.score, row.threshold = verdict.label, verdict.score, verdict.threshold
+        row.model_version, row.reasons = verdict.model_version, verdict.reasons
+        row.created_at = datetime.now(UTC)
+        session.add(row)
+    await save_entities(session, [(item.page_id, item.entities) for item in items])
+    await refresh_sites(session, {page.site_id for page in pages})
+    return page_ids
+
+
+async def save_entities(session: AsyncSession,
+                        found: Sequence[tuple[int | None, Sequence[Any]]]) -> None:
+    """Store entities (objects with kind, value, valid, context, detail) seen on pages."""
+    wanted = {(e.kind, e.value) for _, entities in found for e in entities}
+    if not wanted:
+        return
+    known: dict[tuple[str, str], int] = {}
+    for kind in {k for k, _ in wanted}:
+        values = [v for k, v in wanted if k == kind]
+        rows = await session.execute(
+            select(Entity.value, Entity.id).where(Entity.kind == kind, Entity.value.in_(values)))
+        known.update({(kind, value): id_ for value, id_ in rows.tuples()})
+    for page_id, entities in found:
+        linked: set[int] = set()
+        for e in entities:
+            key = (e.kind, e.value)
+            if key not in known:
+                row = Entity(kind=e.kind, value=e.value, valid=e.valid,
+                             detail=dict(getattr(e, "detail", None) or {}))
+                session.add(row)
+                await session.flush()
+                known[key] = row.id
+            entity_id = known[key]
+            if page_id is None or entity_id in linked:
+                continue
+            linked.add(entity_id)
+            await session.merge(PageEntity(page_id=page_id, entity_id=entity_id,
+                                           context=getattr(e, "context", None)))
+
+
+def _site_reasons(page_reasons: list[list[dict[str, Any]]], limit: int = 8) -> list[dict[str, Any]]:
+    """Top reasons across a site's flagged pages: summed weights per (feature, term)."""
+    total: Counter[tuple[str, str | None]] = Counter()
+    for reasons in page_reasons:
+        for reason in reasons or []:
+            weight = float(reason.get("weight", 0))
+            if weight > 0:
+                total[(reason.get("feature", ""), reason.get("term"))] += weight
+    return [{"feature": f, "term": t, "weight": round(w, 4)}
+            for (f, t), w in total.most_common(limit)]
+
+
+async def refresh_sites(session: AsyncSession, ids: Iterable[int]) -> None:
+    """Derive each site's score, flag, counts, language and reasons from its pages' verdicts."""
+    from classifiers.site import aggregate_site
+
+    for site_id in set(ids):
+        site = await session.get(Site, site_id)
+        if site is None:
+            continue
+        rows = (await session.execute(
+            select(Verdict.score, Verdict.threshold, Verdict.label, Verdict.reasons, Page.lang)
+            .join(Page, Page.id == Verdict.page_id).where(Page.site_id == site_id)
+        )).tuples().all()
+        site.pages_count = await session.scalar(
+            select(func.count()).select_from(Page).where(Page.site_id == site_id)) or 0
+        site.last_seen = datetime.now(UTC)
+        if not rows:
+            continue
+        threshold = rows[0][1]
+        site.score, site.flagged = aggregate_site([r[0] for r in rows], threshold)
+        site.flagged_pages = sum(1 for r in rows if r[2] == "drugs")
+        langs = Counter(r[4] for r in rows if r[4])
+        site.lang = langs.most_common(1)[0][0] if langs else None
+        site.reasons = _site_reasons([r[3] for r in rows if r[2] == "drugs"])
+
+
+def site_summary(site: Site) -> dict[str, Any]:
+    """The JSON shape of a site, shared by ``trawler sites --json`` and ``/sites.json``."""
+    return {
+        "id": site.id,
+        "site": site.name,
+        "flagged": site.flagged,
+        "score": round(site.score, 4),
+        "pages": site.pages_count,
+        "flagged_pages": site.flagged_pages,
+        "status": site.status,
+        "lang": site.lang,
+        "onion": site.is_onion,
+        "reasons": site.reasons,
+        "first_seen": site.first_seen.isoformat() if site.first_seen else None,
+        "last_seen": site.last_seen.isoformat() if site.last_seen else None,
+    }
+
+
+async def list_sites(session: AsyncSession, flagged_only: bool = False) -> list[Site]:
+    query = select(Site).order_by(Site.flagged.desc(), Site.score.desc(), Site.name)
+    if flagged_only:
+        query = query.where(Site.flagged.is_(True))
+    return list((await session.scalars(query)).all())

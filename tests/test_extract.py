@@ -1,0 +1,101 @@
+"""Extraction: decoding (utf-8, cp1251, koi8-r, lying headers), text, title, links, language."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.extract import extract_page, site_of_url
+from crawler.extract.encoding import decode_body
+from crawler.extract.lang import detect_language
+
+RU = "Купить закладку в Минске: мефедрон 1г - 45$, оплата биткоином, оператор в телеграме."
+PAGE = f"""<!doctype html><html><head><title>Клад-шоп</title>
+<style>.x {{ color: red }}</style><script>var tracking = "не текст";</script></head>
+<body><nav><a href="/menu">Главное меню навигации</a></nav>
+<div><p>{RU}</p><ul><li>Центральный</li><li>Фрунзенский</li></ul></div>
+<a href="/catalog?city=minsk#top">Каталог</a> <a href="javascript:alert(1)">x</a>
+<a href="mailto:a@b.c">почта</a> <a href="http://other.example/x">другой</a>
+<!-- комментарий --></body></html>"""
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1251", "koi8-r"])
+def test_decodes_each_cyrillic_encoding_with_honest_header(encoding: str) -> None:
+    body = PAGE.encode(encoding)
+    page = extract_page(body, "http://shop.example/", f"text/html; charset={encoding}")
+    assert RU in page.text
+    assert page.encoding == encoding.replace("utf-8", "utf-8")
+
+
+@pytest.mark.parametrize(("actual", "claimed"), [
+    ("cp1251", "utf-8"), ("koi8-r", "windows-1251"), ("cp1251", "koi8-r"), ("utf-8", "cp1251"),
+    ("koi8-r", None), ("cp1251", None),
+])
+def test_header_that_lies_about_the_charset_is_not_believed(actual: str, claimed: str | None) -> None:
+    body = PAGE.encode(actual)
+    content_type = f"text/html; charset={claimed}" if claimed else "text/html"
+    page = extract_page(body, "http://shop.example/", content_type)
+    assert RU in page.text, page.text[:200]
+
+
+def test_meta_charset_is_used_when_header_is_silent() -> None:
+    html = PAGE.replace("<head>", '<head><meta charset="koi8-r">')
+    text, encoding = decode_body(html.encode("koi8-r"), "text/html")
+    assert encoding == "koi8-r"
+    assert RU in text
+
+
+def test_broken_bytes_do_not_raise_and_keep_the_readable_text() -> None:
+    body = PAGE.encode("utf-8")
+    broken = body[:200] + b"\xff\xfe\xc3" + body[200:]
+    page = extract_page(broken, "http://shop.example/", "text/html; charset=utf-8")
+    assert "оплата биткоином" in page.text
+
+
+def test_text_drops_scripts_styles_navigation_and_comments() -> None:
+    page = extract_page(PAGE.encode(), "http://shop.example/", "text/html")
+    assert page.title == "Клад-шоп"
+    for hidden in ("tracking", "color: red", "Главное меню", "комментарий"):
+        assert hidden not in page.text
+    assert "Центральный\nФрунзенский" in page.text  # list items do not run together
+
+
+def test_links_are_absolute_http_without_fragments_or_scripts() -> None:
+    page = extract_page(PAGE.encode(), "http://shop.example/a/b", "text/html")
+    assert page.links == ["http://shop.example/menu", "http://shop.example/catalog?city=minsk",
+                          "http://other.example/x"]
+
+
+def test_base_href_is_honoured() -> None:
+    html = '<html><head><base href="http://mirror.example/root/"></head><body><a href="p">p</a>'
+    assert extract_page(html.encode(), "http://shop.example/", "text/html").links == [
+        "http://mirror.example/root/p"]
+
+
+def test_plain_text_passes_through_and_binary_has_no_links() -> None:
+    page = extract_page("Просто текст про клад".encode(), "http://x.example/a.txt", "text/plain")
+    assert page.text == "Просто текст про клад" and page.links == []
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("Мы продаём лучшие товары в городе, и это не шутка. Все заказы только через оператора.", "ru"),
+    ("Мы прадаём лепшыя тавары ў горадзе, і гэта не жарт. Усе заказы толькі праз аператара.", "be"),
+    ("Ми продаємо найкращі товари в місті, і це не жарт. Всі замовлення тільки через оператора.",
+     "uk"),
+    ("We sell the best products in the city and this is not a joke. All orders go through us.",
+     "en"),
+    ("", None),
+])
+def test_language(text: str, lang: str | None) -> None:
+    assert detect_language(text) == lang
+
+
+@pytest.mark.parametrize(("url", "site"), [
+    ("http://a.b.shop-minsk.example/x", "shop-minsk.example"),
+    ("https://news.bbc.co.uk/x", "bbc.co.uk"),
+    ("http://forum.abcdefghijklmnop.onion/t/1", "abcdefghijklmnop.onion"),
+    ("http://127.0.0.1:8080/", "127.0.0.1"),
+    ("http://магазин.рф/", "xn--80aairftm.xn--p1ai"),
+    ("http://shop.com.by/", "shop.com.by"),
+])
+def test_site_of_url(url: str, site: str) -> None:
+    assert site_of_url(url) == site
