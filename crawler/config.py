@@ -1,4 +1,7 @@
-"""The one configuration loader: configs/trawler.toml, then TRAWLER_* variables, then options."""
+"""The one configuration loader: configs/trawler.toml, then TRAWLER_* variables, then options.
+
+``TRAWLER_CONFIG`` names a further TOML file whose sections override the defaults.
+"""
 
 from __future__ import annotations
 
@@ -77,6 +80,7 @@ def load_config(
 ) -> Config:
     """Build the configuration: file defaults < environment < explicit arguments."""
     raw = _read_toml(DEFAULTS_FILE)
+    config_file = config_file or os.environ.get("TRAWLER_CONFIG") or None
     if config_file is not None:
         path = Path(config_file)
         if not path.exists():

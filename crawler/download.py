@@ -29,6 +29,17 @@ from crawler.extract.sites import is_onion
 ROUTE_DIRECT, ROUTE_PROXY, ROUTE_TOR = "direct", "proxy", "tor"
 
 
+class _PeerResponse(aiohttp.ClientResponse):
+    """Keeps the peer address, which aiohttp drops once the connection returns to the pool."""
+
+    peername: Any = None
+
+    async def start(self, connection: Any) -> aiohttp.ClientResponse:
+        if connection.transport is not None:
+            self.peername = connection.transport.get_extra_info("peername")
+        return await super().start(connection)
+
+
 class TorUnavailableError(DownloadFailedError):
     """The Tor SOCKS proxy did not answer: the onion site's state is unknown, not dead."""
 
@@ -60,8 +71,10 @@ class RoutingDownloadHandler:
         session = self._sessions.get(route)
         if session is None or session.closed:
             if route == ROUTE_TOR:
+                # socks5h means "the proxy resolves names": aiohttp-socks calls it rdns.
+                url = self.tor_url.replace("socks5h://", "socks5://", 1)
                 connector: aiohttp.BaseConnector = ProxyConnector.from_url(
-                    self.tor_url, rdns=True, limit=self.limit)
+                    url, rdns=True, limit=self.limit)
             else:
                 connector = aiohttp.TCPConnector(limit=self.limit, ttl_dns_cache=300)
             session = aiohttp.ClientSession(
@@ -69,6 +82,7 @@ class RoutingDownloadHandler:
                 auto_decompress=True,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=False,  # proxies come from request.meta, set by Scrapy's middleware
+                response_class=_PeerResponse,
             )
             self._sessions[route] = session
         return session
@@ -87,8 +101,7 @@ class RoutingDownloadHandler:
                 proxy=proxy, allow_redirects=False, timeout=timeout, ssl=False,
             ) as resp:
                 body, truncated = await self._read_capped(resp)
-                peer = resp.connection.transport.get_extra_info("peername") \
-                    if resp.connection and resp.connection.transport else None
+                peer = resp.peername
                 raw_headers = Headers()
                 for key, value in resp.raw_headers:
                     raw_headers.appendlist(key, value)

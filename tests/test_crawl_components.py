@@ -1,0 +1,139 @@
+"""Crawl components one by one: safety guard, routing, the aiohttp download handler, batching."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from scrapy import Request
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.test import get_crawler
+
+from crawler.batching import MicroBatcher
+from crawler.download import RoutingDownloadHandler, TorUnavailableError
+from crawler.middlewares.routing import RoutingMiddleware
+from crawler.middlewares.safety import BlockedAddressError, SafetyMiddleware
+from tests.conftest import free_port
+
+ONION = "tk7yjy3znq4udda42z4jlgkjnon2ejzh36q7vtrunqophbtwwndw5cad.onion"
+
+
+def _safety(**settings: object) -> SafetyMiddleware:
+    return SafetyMiddleware.from_crawler(get_crawler(settings_dict=settings))
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/", "http://10.1.2.3/admin", "http://192.168.0.1/", "http://[::1]/",
+    "http://169.254.169.254/latest/meta-data/", "http://localhost:8080/", "http://a.localhost/",
+    "http://vm/",  # a name that resolves to loopback (/etc/hosts)
+    "ftp://example.org/",
+])
+async def test_safety_refuses_private_addresses(url: str) -> None:
+    with pytest.raises(BlockedAddressError):
+        await _safety().process_request(Request(url))
+
+
+@pytest.mark.parametrize("url", [
+    "http://93.184.216.34/", f"http://{ONION}/", "http://no-such-host.invalid/",
+])
+async def test_safety_lets_public_onion_and_unresolvable_through(url: str) -> None:
+    assert await _safety().process_request(Request(url)) is None
+
+
+async def test_safety_checks_only_literals_when_a_proxy_resolves() -> None:
+    mw = _safety()
+    assert await mw.process_request(Request("http://shop.example/", meta={"proxy": "x"})) is None
+    with pytest.raises(BlockedAddressError):
+        await mw.process_request(Request("http://127.0.0.1/", meta={"proxy": "http://p:1"}))
+
+
+def test_safety_can_be_switched_off_by_configuration() -> None:
+    with pytest.raises(NotConfigured):
+        _safety(TRAWLER_ALLOW_PRIVATE=True)
+
+
+def test_routing_sets_proxy_for_clear_web_and_never_for_onion() -> None:
+    mw = RoutingMiddleware("http://127.0.0.1:3128")
+    clear, onion = Request("http://www.shop.example/x"), Request(f"http://{ONION}/")
+    mw.process_request(clear)
+    mw.process_request(onion)
+    assert clear.meta["proxy"] == "http://127.0.0.1:3128"
+    assert clear.meta["download_slot"] == "shop.example"  # politeness per site
+    assert onion.meta["proxy"] is None
+
+
+def _handler(**settings: object) -> RoutingDownloadHandler:
+    return RoutingDownloadHandler(get_crawler(settings_dict=settings))
+
+
+async def test_handler_fetches_through_the_http_proxy(web) -> None:
+    handler = _handler()
+    try:
+        response = await handler.download_request(
+            Request("http://shop-minsk.example/", meta={"proxy": web.proxy_url}))
+    finally:
+        await handler.close()
+    assert response.status == 200
+    assert response.meta["route"] == "proxy"
+    assert b"<html" in response.body.lower()
+    assert str(response.ip_address) == "127.0.0.1"
+
+
+async def test_handler_truncates_instead_of_dropping_a_large_body(web) -> None:
+    handler = _handler(TRAWLER_MAX_PAGE_BYTES=1000)
+    try:
+        response = await handler.download_request(
+            Request("http://shop-minsk.example/", meta={"proxy": web.proxy_url}))
+    finally:
+        await handler.close()
+    assert len(response.body) == 1000
+    assert "truncated" in response.flags
+
+
+async def test_onion_goes_through_socks_and_never_the_http_proxy(web) -> None:
+    handler = _handler(TRAWLER_TOR=web.socks_url)
+    before = len(web.socks.requests)
+    try:
+        response = await handler.download_request(Request(f"http://{ONION}/", meta={"proxy": None}))
+    finally:
+        await handler.close()
+    assert response.status == 200 and response.meta["route"] == "tor"
+    assert response.ip_address is None  # the peer is the SOCKS proxy, not the site
+    assert any(r.host == ONION for r in web.socks.requests[before:])
+
+
+async def test_tor_down_is_reported_as_such() -> None:
+    handler = _handler(TRAWLER_TOR=f"socks5h://127.0.0.1:{free_port()}")
+    try:
+        with pytest.raises(TorUnavailableError):
+            await handler.download_request(Request(f"http://{ONION}/"))
+    finally:
+        await handler.close()
+
+
+async def test_micro_batcher_batches_and_keeps_order() -> None:
+    sizes: list[int] = []
+
+    async def double(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        await asyncio.sleep(0)
+        return [2 * i for i in items]
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(double, max_size=10, max_wait=0.01)
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(25)))
+    assert results == [2 * i for i in range(25)]
+    assert sizes == [10, 10, 5]
+
+
+async def test_micro_batcher_reports_a_failure_to_every_waiter_and_goes_on() -> None:
+    async def fail_on_three(items: list[int]) -> list[int]:
+        if 3 in items:
+            raise ValueError("bad batch")
+        return items
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(fail_on_three, max_size=2, max_wait=0.001)
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(6)),
+                                   return_exceptions=True)
+    assert results[:2] == [0, 1]
+    assert all(isinstance(r, ValueError) for r in results[2:4])
+    assert results[4:] == [4, 5]
