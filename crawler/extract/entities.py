@@ -363,12 +363,14 @@ def _scan(text: str) -> Iterator[tuple[int, int, FoundEntity]]:
         for m in pattern.finditer(text):
             if (found := check_telegram(m.group(1))) is not None:
                 yield m.start(), m.end(), found
+    previous_end = 0  # a keyword before an earlier address does not describe this one
     for m in _ADDRESS.finditer(text):
         address = m.group(0)
         domain = address.rsplit("@", 1)[1]
+        before, previous_end = text[previous_end:m.start()], m.end()
         if domain.lower().endswith(".onion"):
             continue
-        jabber = is_jabber_domain(domain) or _near_before(_JABBER_WORD, text, m.start())
+        jabber = is_jabber_domain(domain) or _near_before(_JABBER_WORD, before, len(before))
         if (found := check_email(address, "jabber" if jabber else "email")) is not None:
             yield m.start(), m.end(), found
     for m in _ONION.finditer(text):
