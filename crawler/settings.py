@@ -40,6 +40,17 @@ DOWNLOADER_MIDDLEWARES = {
 }
 
 ITEM_PIPELINES = {
+    "crawler.pipelines.entities.EntitiesPipeline": 200,
     "crawler.pipelines.classify.ClassifyPipeline": 300,
+    "crawler.forums.pipeline.PostClassifyPipeline": 310,
     "crawler.pipelines.store.StorePipeline": 800,
+    "crawler.pipelines.evidence.EvidencePipeline": 900,
 }
+
+EXTENSIONS = {
+    "crawler.heartbeat.JobHeartbeat": 500,  # live numbers in the job row; pause / stop
+}
+# A crawl that stores no page for this long although work is pending has stalled: it ends
+# (job "failed", resumable) instead of hanging silently.
+CLOSESPIDER_TIMEOUT_NO_ITEM = 300
+TRAWLER_HEARTBEAT = 2.0

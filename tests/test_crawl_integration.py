@@ -25,7 +25,8 @@ def crawled(web, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     config = data / "fast.toml"
     config.write_text("[crawl]\ntimeout = 4\n")
     result = trawler("crawl", str(ROOT / "configs/seeds/demo.yaml"),
-                     "http://edge.example/", "http://unreachable.invalid/",
+                     "http://edge.example/", "http://edge.example/files/report.pdf",
+                     "http://unreachable.invalid/",
                      "--job", "integration", "--proxy", web.proxy_url, "--tor", web.socks_url,
                      "--max-pages", "3000", "--depth", "4", data=data,
                      env={"TRAWLER_CONFIG": str(config)})
@@ -80,7 +81,7 @@ def test_bad_pages_are_recorded_and_the_crawl_goes_on(crawled) -> None:
     assert any(ctype and not ctype.startswith("text/") for _, _, ctype in rows.values())
     assert "timeout" in {e.split(":")[0] for _, e, _ in rows.values() if e}
     job = db.execute("select status, stats from jobs where name = 'integration'").fetchone()
-    assert job[0] == "finished" and json.loads(job[1])["pages"] == len(rows)
+    assert job[0] == "finished" and json.loads(job[1])["pages_fetched"] == len(rows)
 
 
 def test_malformed_seed_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -86,14 +86,7 @@ def cli(ctx: click.Context) -> None:
 
 def _register() -> None:
     # Each module adds its commands to ``cli``; importing it is enough.
-    from crawler.cli import crawl, sites  # noqa: F401
-
-    for optional in ("model", "evidence", "review", "jobs", "export"):
-        try:
-            __import__(f"crawler.cli.{optional}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"crawler.cli.{optional}":
-                raise
+    from crawler.cli import crawl, evidence, export, jobs, model, review, sites  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

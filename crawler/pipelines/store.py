@@ -5,6 +5,8 @@ from __future__ import annotations
 from scrapy.crawler import Crawler
 
 from crawler.batching import MicroBatcher
+from crawler.forums.store import save_posts
+from crawler.frontier import mark_fetched
 from crawler.items import PageItem
 from crawler.store import Database, open_database
 from crawler.store.queries import save_pages
@@ -30,7 +32,12 @@ class StorePipeline:
     async def _save_batch(self, items: list[PageItem]) -> list[int]:
         assert self.db is not None
         async with self.db.session() as session, session.begin():
-            return await save_pages(session, items, self.job_id)
+            page_ids = await save_pages(session, items, self.job_id)
+            await save_posts(session, items)
+            # Same transaction: a URL counts as fetched only once its page is stored.
+            await mark_fetched(session, self.job_id,
+                               [item.frontier_url for item in items if item.frontier_url])
+            return page_ids
 
     async def process_item(self, item: PageItem) -> PageItem:
         await self._batcher.submit(item)

@@ -1,7 +1,9 @@
 """The crawl spider: from seeds, follow links across sites within depth and page limits.
 
 Every fetched URL becomes one ``PageItem``: a page that answered (any status), a non-HTML
-body, or a failure (unreachable host, timeout, blocked address) with its reason.
+body, or a failure (unreachable host, timeout, blocked address) with its reason. Within a job,
+the URLs scheduled are kept in the job's frontier (``crawler.frontier``), so the crawl resumes
+where it stopped. Forum thread pages also carry their posts (``crawler.forums``).
 """
 
 from __future__ import annotations
@@ -9,13 +11,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.url import url_has_any_extension
 from twisted.python.failure import Failure
 
-from crawler.extract import extract_page, site_of_url
+from crawler.download import TorUnavailableError
+from crawler.extract import extract_page, is_onion, site_of_url
+from crawler.forums import ForumPage, read_forum_page
+from crawler.frontier import Entry, Frontier
 from crawler.items import PageItem
 
 _SKIP_EXTENSIONS = {f".{e}" for e in IGNORED_EXTENSIONS}
@@ -54,27 +61,77 @@ class TrawlerSpider(Spider):
         self.max_depth = depth
         self.seen: set[str] = set()
         self.per_seed: dict[int, int] = {}
+        self.frontier: Frontier | None = None
+        self.sites: set[str] = set()
+        self.tor_down = False  # Tor was down at the start: onion links are not followed
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> TrawlerSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.tor_down = crawler.settings.getbool("TRAWLER_TOR_DOWN")
+        job_id = crawler.settings.getint("TRAWLER_JOB_ID")
+        if job_id:
+            spider.frontier = Frontier(crawler.settings["TRAWLER_DB_URL"], job_id)
+            crawler.signals.connect(spider._close_frontier, signals.spider_closed)
+        return spider
+
+    async def _close_frontier(self) -> None:
+        if self.frontier is not None:
+            await self.frontier.close()
 
     def _schedule(self, url: str, depth: int, seed: int) -> Request | None:
         """A request for ``url`` unless it was seen or a limit is reached."""
         key = url.split("#", 1)[0]
         if key in self.seen or len(self.seen) >= self.max_pages:
             return None
+        if self.tor_down and is_onion(key):
+            self.crawler.stats.inc_value("trawler/onion_skipped")
+            return None
         seed_cap = self.seeds[seed].get("max_pages")
         if seed_cap is not None and self.per_seed.get(seed, 0) >= seed_cap:
             return None
         self.seen.add(key)
         self.per_seed[seed] = self.per_seed.get(seed, 0) + 1
-        return Request(url, callback=self.parse, errback=self.on_error, dont_filter=True,
-                       meta={"page_depth": depth, "seed": seed})
+        return self._request(Entry(key, depth, seed))
+
+    def _request(self, entry: Entry) -> Request:
+        meta: dict[str, Any] = {"page_depth": entry.depth, "seed": entry.seed,
+                                "frontier_url": entry.url}
+        proxy = self.seeds[entry.seed].get("proxy")
+        if proxy and not is_onion(entry.url):
+            meta["proxy"] = proxy
+        return Request(entry.url, callback=self.parse, errback=self.on_error, dont_filter=True,
+                       meta=meta)
+
+    async def _persist(self, requests: list[Request]) -> None:
+        """Commit scheduled URLs to the job's frontier before the page that found them is stored."""
+        if self.frontier is not None:
+            await self.frontier.add([Entry(r.meta["frontier_url"], r.meta["page_depth"],
+                                           r.meta["seed"]) for r in requests])
 
     async def start(self) -> AsyncIterator[Request]:
-        for index, seed in enumerate(self.seeds):
-            request = self._schedule(seed["url"], 0, index)
-            if request is not None:
-                yield request
+        pending: list[Entry] = []
+        if self.frontier is not None:
+            state = await self.frontier.open()
+            self.seen, self.per_seed, pending = state.seen, dict(state.per_seed), state.pending
+            if pending:
+                self.logger.warning("resuming: %d URLs fetched, %d left",
+                                    len(self.seen) - len(pending), len(pending))
+        fresh = [r for index, seed in enumerate(self.seeds)
+                 if (r := self._schedule(seed["url"], 0, index)) is not None]
+        await self._persist(fresh)
+        for request in fresh:
+            yield request
+        for entry in pending:
+            yield self._request(entry)
 
-    def parse(self, response: Response) -> Iterator[PageItem | Request]:
+    def follow_links(self, item: PageItem, forum: ForumPage | None) -> list[str]:
+        """The links of a fetched page that the crawl goes on to."""
+        assert item.extracted is not None
+        return [link for link in item.extracted.links
+                if not url_has_any_extension(link, _SKIP_EXTENSIONS)]
+
+    async def parse(self, response: Response) -> AsyncIterator[PageItem | Request]:
         meta = response.meta
         depth, seed = meta.get("page_depth", 0), meta.get("seed", 0)
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
@@ -86,30 +143,54 @@ class TrawlerSpider(Spider):
             body=response.body, truncated="truncated" in response.flags,
             route=meta.get("route", "direct"),
             ip_address=str(response.ip_address) if response.ip_address else None,
+            frontier_url=meta.get("frontier_url"),
         )
+        forum = None
         if isinstance(response, TextResponse) or not content_type:
             item.extracted = extract_page(response.body, response.url, content_type)
+            if isinstance(response, TextResponse) and 200 <= response.status < 300:
+                forum = read_forum_page(response.text, response.url)
+                if forum is not None and forum.posts:
+                    item.forum = forum
+        self._count_site(item.site)
+        requests = list(self._children(item, forum, depth, seed))
+        await self._persist(requests)
         yield item
+        for request in requests:
+            yield request
 
-        if item.extracted is None or not (200 <= response.status < 300):
+    def _children(self, item: PageItem, forum: ForumPage | None, depth: int,
+                  seed: int) -> Iterator[Request]:
+        if item.extracted is None or not (200 <= (item.status or 0) < 300):
             return
         max_depth = self.seeds[seed].get("depth")
         if depth >= (self.max_depth if max_depth is None else max_depth):
             return
-        for link in item.extracted.links:
-            if url_has_any_extension(link, _SKIP_EXTENSIONS):
-                continue
+        for link in self.follow_links(item, forum):
             request = self._schedule(link, depth + 1, seed)
             if request is not None:
                 yield request
 
+    def _count_site(self, site: str) -> None:
+        if site not in self.sites:
+            self.sites.add(site)
+            crawler = getattr(self, "crawler", None)
+            if crawler is not None and crawler.stats is not None:
+                crawler.stats.inc_value("trawler/sites")
+
     def on_error(self, failure: Failure) -> Iterator[PageItem]:
         request = failure.request  # type: ignore[attr-defined]
         reason = describe_failure(failure)
+        if failure.check(TorUnavailableError):
+            # The onion site's state is unknown: leave the URL in the frontier and stop the job.
+            self.logger.error("%s", reason)
+            raise CloseSpider("tor-down")
         self.logger.info("%s: %s", request.url, reason)
+        self._count_site(site_of_url(request.url))
         yield PageItem(
             url=request.url, site=site_of_url(request.url),
             depth=request.meta.get("page_depth", 0), error=reason,
             route=request.meta.get("route", "direct"),
             request_headers=_headers(request.headers),
+            frontier_url=request.meta.get("frontier_url"),
         )

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -55,6 +56,9 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What an operator asked the running process to do next: "pause" or "stop".
+    control: Mapped[str | None] = mapped_column(String(20))
+    host: Mapped[str | None] = mapped_column(String(200))  # where ``pid`` runs
 
 
 class Site(Base):
@@ -168,6 +172,15 @@ class Review(Base):
     note: Mapped[str | None] = mapped_column(Text)
     user: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Approvals count within a round; a reject or need-more closes the round (four-eyes).
+    approval_round: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        # The database half of four-eyes: one approval per reviewer per site and round.
+        Index("uq_reviews_one_approval_per_round", "site_id", "approval_round", "user",
+              unique=True, sqlite_where=sql_text("decision = 'approve'"),
+              postgresql_where=sql_text("decision = 'approve'")),
+    )
 
 
 class CustodyEvent(Base):
@@ -229,3 +242,179 @@ class ExportItem(Base):
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
 
     __table_args__ = (Index("ix_export_items_format_type", "format", "item_type"),)
+
+
+class WebSession(Base):
+    """A signed-in browser or script session of the web app; the cookie holds the token."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    flash: Mapped[str | None] = mapped_column(Text)  # one message for the next page shown
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LoginAttempt(Base):
+    """One try to sign in, kept to throttle password guessing by name and by address."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    remote: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_login_attempts_name_at", "name", "at"),
+                      Index("ix_login_attempts_remote_at", "remote", "at"))
+
+
+class ApiToken(Base):
+    """A bearer token for operators' scripts calling the JSON twins; only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FrontierURL(Base):
+    """A URL a job scheduled, kept until the job ends so a paused or killed job resumes exactly.
+
+    ``fetched`` turns true in the same transaction that stores the URL's page.
+    """
+
+    __tablename__ = "frontier"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    url_hash: Mapped[str] = mapped_column(String(64))
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    seed: Mapped[int] = mapped_column(Integer, default=0)  # index into the job's seeds
+    fetched: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (UniqueConstraint("job_id", "url_hash"),
+                      Index("ix_frontier_job_fetched", "job_id", "fetched"))
+
+
+class Post(Base):
+    """One forum post on a thread page: who wrote it, when, what, and the classifier's verdict."""
+
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    engine: Mapped[str] = mapped_column(String(20))  # phpbb, xenforo, smf, ...
+    thread_url: Mapped[str] = mapped_column(Text)  # the thread's first page, one per thread
+    thread_title: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer)  # order on the page, from 0
+    post_key: Mapped[str | None] = mapped_column(String(100))  # the engine's post id
+    author: Mapped[str | None] = mapped_column(String(300))
+    posted_at: Mapped[str | None] = mapped_column(String(100))  # as the forum shows it
+    text: Mapped[str] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(String(20))
+    score: Mapped[float | None] = mapped_column(Float)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+    __table_args__ = (UniqueConstraint("page_id", "position"),)
+
+
+class Schedule(Base):
+    """A recurring job: re-crawl a seed list, or re-check the approved sites, every so often."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="seeds")  # seeds / approved-sites
+    every_s: Mapped[int] = mapped_column(Integer)
+    seeds: Mapped[list[Any]] = mapped_column(default=list)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_job: Mapped[str | None] = mapped_column(String(200))
+
+
+class CustodyHead(Base):
+    """The custody chain's anchor: how many events it has and the hash of the last one.
+
+    A plain hash chain cannot show that its *last* rows were deleted; this row, updated in the
+    same transaction as every new event, can (and WARC metadata records repeat it off-database).
+    """
+
+    __tablename__ = "custody_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class WarcFile(Base):
+    """One WARC file written by a crawl; its SHA-256 is recorded when it is closed."""
+
+    __tablename__ = "warc_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)  # relative to the WARC dir
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
+    route: Mapped[str] = mapped_column(String(20))
+    warcinfo_id: Mapped[str] = mapped_column(String(100))
+    warcinfo_length: Mapped[int] = mapped_column(BigInteger)  # bytes of the warcinfo member
+    size: Mapped[int | None] = mapped_column(BigInteger)  # set when closed
+    sha256: Mapped[str | None] = mapped_column(String(64))  # set when closed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Capture(Base):
+    """The evidence of one fetch of a page: its request, response and metadata WARC records.
+
+    ``offset``/``length`` locate the three records' bytes in the WARC file and ``sha256`` is
+    the digest of exactly those bytes, so a capture can be checked (and bundled) on its own.
+    """
+
+    __tablename__ = "captures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
+    warc_file_id: Mapped[int] = mapped_column(ForeignKey("warc_files.id"), index=True)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    length: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    response_id: Mapped[str] = mapped_column(String(100), unique=True)
+    metadata_id: Mapped[str] = mapped_column(String(100))
+    payload_digest: Mapped[str] = mapped_column(String(80))  # "sha256:<hex>" of the body
+    reason: Mapped[str] = mapped_column(String(30))  # drugs-verdict / flagged-site
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Screenshot(Base):
+    """A full-page PNG of a captured page, stored as a WARC resource record (or why it failed)."""
+
+    __tablename__ = "screenshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # taken / failed
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text)
+    warc_file_id: Mapped[int | None] = mapped_column(ForeignKey("warc_files.id"))
+    offset: Mapped[int | None] = mapped_column(BigInteger)
+    length: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))  # of the record's bytes in the file
+    record_id: Mapped[str | None] = mapped_column(String(100))
+    png_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

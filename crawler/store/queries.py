@@ -85,6 +85,7 @@ async def save_pages(session: AsyncSession, items: Sequence[PageItem],
         row.model_version, row.reasons = verdict.model_version, verdict.reasons
         row.created_at = datetime.now(UTC)
         session.add(row)
+        old_verdicts[page.id] = row  # two items of a batch can be one page (redirects)
     await save_entities(session, [(item.page_id, item.entities) for item in items])
     await refresh_sites(session, {page.site_id for page in pages})
     return page_ids
