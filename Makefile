@@ -41,7 +41,8 @@ test: install system-deps
 	$(BIN)/pytest
 
 eval: install
-	$(BIN)/trawler train --data ../shared/corpus/train.jsonl --out models/trawler
+	$(BIN)/trawler train --data ../shared/corpus/train.jsonl --dev ../shared/corpus/dev.jsonl \
+	  --leave-out all --out models/trawler
 
 bench: install
 	$(BIN)/python bench/crawl_throughput.py

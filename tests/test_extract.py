@@ -30,7 +30,9 @@ def test_decodes_each_cyrillic_encoding_with_honest_header(encoding: str) -> Non
     ("cp1251", "utf-8"), ("koi8-r", "windows-1251"), ("cp1251", "koi8-r"), ("utf-8", "cp1251"),
     ("koi8-r", None), ("cp1251", None),
 ])
-def test_header_that_lies_about_the_charset_is_not_believed(actual: str, claimed: str | None) -> None:
+def test_header_that_lies_about_the_charset_is_not_believed(
+    actual: str, claimed: str | None
+) -> None:
     body = PAGE.encode(actual)
     content_type = f"text/html; charset={claimed}" if claimed else "text/html"
     page = extract_page(body, "http://shop.example/", content_type)

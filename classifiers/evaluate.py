@@ -1,0 +1,151 @@
+"""Evaluation: the metrics object of ``trawler evaluate --json`` (DESIGN.md), plots for the model
+card, and leave-one-family-out recall on substance families the model never saw."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifiers.corpus import AUTHORED_SOURCE, Example
+from classifiers.features import LexiconFeatures
+from classifiers.lexicon import load_families
+from classifiers.model import TrawlerModel, model_version
+
+
+def _rates(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    positives = int(y.sum())
+    negatives = int(len(y) - positives)
+    return {
+        "n": len(y),
+        "positives": positives,
+        "recall": round(float((pred & y).sum() / positives), 4) if positives else None,
+        "false_positive_rate": (
+            round(float((pred & ~y).sum() / negatives), 4) if negatives else None),
+    }
+
+
+def metrics(examples: Sequence[Example], scores: Sequence[float], threshold: float,
+            model: str) -> dict[str, Any]:
+    """Metrics of scored examples; gray ones are counted and left out."""
+    keep = [i for i, e in enumerate(examples) if e.label != "gray"]
+    y = np.array([examples[i].y for i in keep], dtype=bool)
+    pred = np.array([scores[i] >= threshold for i in keep], dtype=bool)
+    tp = int((pred & y).sum())
+    precision = tp / int(pred.sum()) if pred.any() else 0.0
+    recall = tp / int(y.sum()) if y.any() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    result: dict[str, Any] = {
+        "n": len(keep),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "threshold": round(float(threshold), 6),
+        "model": model,
+    }
+    for key, attr in (("by_source", "source"), ("by_lang", "lang")):
+        groups: dict[str, list[int]] = defaultdict(list)
+        for j, i in enumerate(keep):
+            groups[getattr(examples[i], attr)].append(j)
+        result[key] = {name: _rates(y[idx], pred[idx]) for name, idx in sorted(groups.items())}
+    result["gray"] = len(examples) - len(keep)
+    return result
+
+
+def evaluate(model: TrawlerModel, examples: Sequence[Example],
+             scores: Sequence[float] | None = None) -> dict[str, Any]:
+    """``trawler evaluate --json``: the model on labelled examples (authored text excluded)."""
+    examples = [e for e in examples if e.source != AUTHORED_SOURCE]
+    if scores is None:
+        scores = model.scores([e.as_text() for e in examples]) if examples else []
+    return metrics(examples, list(scores), model.threshold, model.version)
+
+
+def family_members(family: str, examples: Sequence[Example]) -> list[bool]:
+    """Which drug listings belong to a substance family: by market category or by its names."""
+    spec = load_families()[family]
+    lexicon = LexiconFeatures().fit([])
+    feature = f"substance:{family}"
+    return [
+        e.label == "drugs" and (e.category in spec.categories or feature in lexicon._hits(e.text))
+        for e in examples
+    ]
+
+
+def leave_family_out(family: str, train_examples: Sequence[Example],
+                     dev_examples: Sequence[Example]) -> dict[str, Any]:
+    """Train without a family's listings and without its lexicon terms; report recall on its
+    listings in dev and on those held back from training."""
+    from classifiers.train import choose_threshold, fit_pipeline, labelled
+
+    train_examples = labelled(train_examples)
+    dev_examples = labelled(dev_examples)
+    in_train = family_members(family, train_examples)
+    in_dev = family_members(family, dev_examples)
+    kept = [e for e, member in zip(train_examples, in_train, strict=True) if not member]
+    pipeline = fit_pipeline(kept, exclude_families=[family], n_splits=3)
+    model = TrawlerModel(pipeline, 0.5, model_version(pipeline, f"leave-out-{family}"))
+    dev_scores = model.scores([e.as_text() for e in dev_examples])
+    rest = [i for i, member in enumerate(in_dev) if not member]
+    threshold = choose_threshold([dev_examples[i].y for i in rest], dev_scores[rest])
+    held = [e for e, member in zip(train_examples, in_train, strict=True) if member]
+    held_scores = model.scores([e.as_text() for e in held]) if held else np.array([])
+    dev_hits = [bool(s >= threshold) for s, m in zip(dev_scores, in_dev, strict=True) if m]
+    held_hits = [bool(s >= threshold) for s in held_scores]
+    negatives = [s >= threshold for s, e in zip(dev_scores, dev_examples, strict=True) if not e.y]
+    all_hits = dev_hits + held_hits
+    return {
+        "family": family,
+        "threshold": round(threshold, 6),
+        "dev_listings": len(dev_hits),
+        "dev_recall": round(float(np.mean(dev_hits)), 4) if dev_hits else None,
+        "held_out_train_listings": len(held_hits),
+        "held_out_train_recall": round(float(np.mean(held_hits)), 4) if held_hits else None,
+        "listings": len(all_hits),
+        "recall": round(float(np.mean(all_hits)), 4) if all_hits else None,
+        "dev_false_positive_rate": round(float(np.mean(negatives)), 4) if negatives else None,
+    }
+
+
+def write_plots(directory: Path, y: Sequence[int], scores: Sequence[float],
+                threshold: float) -> None:
+    """pr_curve.png and confusion.png for the model card."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import confusion_matrix, precision_recall_curve
+
+    y, scores = np.asarray(y), np.asarray(scores)
+    precision, recall, _ = precision_recall_curve(y, scores)
+    pred = scores >= threshold
+    at_p = (pred & (y == 1)).sum() / max(1, pred.sum())
+    at_r = (pred & (y == 1)).sum() / max(1, (y == 1).sum())
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+    ax.plot(recall, precision, lw=1.5)
+    ax.scatter([at_r], [at_p], color="red", zorder=3, label=f"threshold {threshold:.3f}")
+    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall on dev",
+           xlim=(0, 1.01), ylim=(0, 1.01))
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(directory / "pr_curve.png")
+    plt.close(fig)
+    matrix = confusion_matrix(y, pred.astype(int), labels=[0, 1])
+    fig, ax = plt.subplots(figsize=(4, 3.5), dpi=100)
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, str(value), ha="center", va="center",
+                color="white" if value > matrix.max() / 2 else "black")
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["benign", "drugs"],
+           yticklabels=["benign", "drugs"], xlabel="predicted", ylabel="true",
+           title=f"Dev at threshold {threshold:.3f}")
+    fig.tight_layout()
+    fig.savefig(directory / "confusion.png")
+    plt.close(fig)
+
+
+def all_families() -> list[str]:
+    return list(load_families())

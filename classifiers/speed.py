@@ -1,0 +1,55 @@
+"""Pages per second of a model, measured in this process (the classifier is single-threaded, so
+this is one core's throughput), on pages of up to 20 kB of text."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+
+from classifiers.corpus import Example
+from classifiers.model import Document, TrawlerModel
+
+MAX_TEXT = 20_000
+
+
+def bench_pages(examples: Sequence[Example], n: int, seed: int = 0) -> list[Document]:
+    """Up to ``n`` distinct pages taken in turn from every source (so long pages count as much
+    as short listings), without repeats: repeated texts would flatter the lexicon's caches."""
+    rng = random.Random(seed)
+    by_source: dict[str, list[Example]] = defaultdict(list)
+    for e in examples:
+        by_source[e.source].append(e)
+    queues = [rng.sample(items, len(items)) for _, items in sorted(by_source.items())]
+    pages: list[Document] = []
+    seen: set[str] = set()
+    while len(pages) < n and any(queues):
+        for queue in queues:
+            if queue and len(pages) < n:
+                e = queue.pop()
+                text = e.text[:MAX_TEXT]
+                if text not in seen:
+                    seen.add(text)
+                    pages.append(Document(text=text, lang=e.lang))
+    return pages
+
+
+def pages_per_second(model: TrawlerModel, pages: Sequence[Document], batch: int = 64,
+                     reasons: int = 10) -> float:
+    model.classify(list(pages[:batch]), reasons=reasons)  # warm the lexicon's caches
+    start = time.perf_counter()
+    for i in range(0, len(pages), batch):
+        model.classify(list(pages[i:i + batch]), reasons=reasons)
+    return len(pages) / (time.perf_counter() - start)
+
+
+def describe(model: TrawlerModel, pages: Sequence[Document], batch: int = 64,
+             reasons: int = 10) -> str:
+    if not pages:
+        raise ValueError("no pages to measure")
+    rate = pages_per_second(model, pages, batch, reasons)
+    kb = sum(len(p.text.encode()) for p in pages) / len(pages) / 1024
+    return (f"{rate:,.0f} pages/s on one core ({len(pages)} pages, mean {kb:.1f} kB, "
+            f"at most {MAX_TEXT // 1000} kB of text each, batch {batch}, "
+            f"reasons {'on' if reasons else 'off'})")

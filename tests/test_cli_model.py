@@ -1,0 +1,87 @@
+"""``trawler train``, ``evaluate`` and ``classify`` end to end on a tiny corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crawler.cli import _register, cli
+from tests.test_classifier import BENIGN, SHOPS, STRONG_SHOP
+
+_register()
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "train.jsonl"
+    rows = []
+    for i, text in enumerate(SHOPS + BENIGN):
+        label = "drugs" if i < len(SHOPS) else "benign"
+        rows.append({"id": str(i), "source": "shops" if label == "drugs" else "news",
+                     "url": None, "lang": "ru", "label": label, "kind": "test",
+                     "group": f"g{i // 2}", "text": text, "meta": {}})
+    rows.append({"id": "gray", "source": "rx", "url": None, "lang": "en", "label": "gray",
+                 "kind": "rx-or-steroid-shop", "group": "gx", "text": "steroids", "meta": {}})
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_dir(corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "m"
+    result = CliRunner().invoke(cli, ["train", "--data", str(corpus_file), "--dev",
+                                      str(corpus_file), "--out", str(out), "--no-authored"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_train_writes_model_and_card(model_dir: Path) -> None:
+    for name in ("model.skops", "card.json", "card.md", "pr_curve.png", "confusion.png"):
+        assert (model_dir / name).is_file(), name
+    card = json.loads((model_dir / "card.json").read_text(encoding="utf-8"))
+    assert card["dev"]["gray"] == 1 and 0.5 <= card["threshold"] <= 1.0
+
+
+def test_evaluate_json(model_dir: Path, corpus_file: Path) -> None:
+    result = CliRunner().invoke(cli, ["evaluate", "--data", str(corpus_file), "--model",
+                                      str(model_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {"n", "precision", "recall", "f1", "threshold", "model", "by_source",
+            "by_lang", "gray"} <= set(report)
+    assert report["gray"] == 1 and report["n"] == len(SHOPS) + len(BENIGN)
+
+
+def test_classify_text_and_html(model_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["classify", "-", "--model", str(model_dir), "--json"],
+                           input=STRONG_SHOP.encode())
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.output)
+    assert verdict["label"] == "drugs" and verdict["reasons"]
+    page = tmp_path / "p.html"
+    page.write_text(f"<html><head><title>Новости</title></head><body><p>{BENIGN[0]}</p>"
+                    "</body></html>", encoding="utf-8")
+    result = runner.invoke(cli, ["classify", str(page), "--url", "http://news.example/a",
+                                 "--model", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    assert result.output.split()[0] in ("drugs", "benign")
+
+
+def test_user_errors_are_one_line(model_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["evaluate", "--data", str(tmp_path / "missing.jsonl"),
+                                 "--model", str(model_dir)])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = runner.invoke(cli, ["classify", str(tmp_path / "nope.html"), "--model",
+                                 str(model_dir)])
+    assert result.exit_code == 2 and "cannot read" in result.output
+    result = runner.invoke(cli, ["classify", "-", "--model", str(tmp_path / "none")], input=b"x")
+    assert result.exit_code == 2 and "no model" in result.output
+    result = runner.invoke(cli, ["evaluate", "--data", str(tmp_path / "x"), "--leave-out",
+                                 "bogus", "--model", str(model_dir)])
+    assert result.exit_code == 2
