@@ -137,3 +137,27 @@ async def test_micro_batcher_reports_a_failure_to_every_waiter_and_goes_on() -> 
     assert results[:2] == [0, 1]
     assert all(isinstance(r, ValueError) for r in results[2:4])
     assert results[4:] == [4, 5]
+
+
+async def test_a_classifier_failure_keeps_the_page_without_a_verdict() -> None:
+    from scrapy.statscollectors import MemoryStatsCollector
+
+    from crawler.extract import Extracted
+    from crawler.items import PageItem
+    from crawler.pipelines.classify import ClassifyPipeline
+
+    class Broken:
+        version, threshold = "broken-1", 0.5
+
+        def classify(self, docs):  # noqa: ANN001, ANN202
+            raise ValueError("feature extraction blew up")
+
+    crawler = get_crawler()
+    stats = MemoryStatsCollector(crawler)
+    pipeline = ClassifyPipeline(Broken(), stats=stats)  # type: ignore[arg-type]
+    item = PageItem(url="http://shop.example/", site="shop.example", status=200,
+                    extracted=Extracted(title="t", text="клад"))
+    assert await pipeline.process_item(item) is item
+    assert item.verdict is None
+    assert stats.get_value("trawler/errors/classify") == 1
+    await pipeline.close_spider()

@@ -1,9 +1,15 @@
-"""Classification pipeline: page verdicts in micro-batches, computed off the reactor thread."""
+"""Classification pipeline: page verdicts in micro-batches, computed off the reactor thread.
+
+A page the model fails on is still stored (without a verdict) and counted under
+``trawler/errors/classify``: a classifier bug never loses a fetched page.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
@@ -12,10 +18,13 @@ from classifiers import Document, PageVerdict, TrawlerModel, load_model
 from crawler.batching import MicroBatcher
 from crawler.items import PageItem
 
+logger = logging.getLogger(__name__)
+
 
 class ClassifyPipeline:
-    def __init__(self, model: TrawlerModel, batch_size: int = 32) -> None:
+    def __init__(self, model: TrawlerModel, batch_size: int = 32, stats: Any = None) -> None:
         self.model = model
+        self.stats = stats
         # One worker thread: batches run in order and the crawl loop never waits on sklearn.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify")
         self._batcher: MicroBatcher[Document, PageVerdict] = MicroBatcher(
@@ -26,7 +35,8 @@ class ClassifyPipeline:
         path = crawler.settings.get("TRAWLER_MODEL_PATH")
         if not path:
             raise NotConfigured("no model configured")
-        return cls(load_model(path), crawler.settings.getint("TRAWLER_CLASSIFY_BATCH", 32))
+        return cls(load_model(path), crawler.settings.getint("TRAWLER_CLASSIFY_BATCH", 32),
+                   crawler.stats)
 
     async def _classify_batch(self, docs: list[Document]) -> list[PageVerdict]:
         loop = asyncio.get_running_loop()
@@ -35,9 +45,15 @@ class ClassifyPipeline:
     async def process_item(self, item: PageItem) -> PageItem:
         extracted = item.extracted
         if extracted is not None and (extracted.text or extracted.title):
-            item.verdict = await self._batcher.submit(
-                Document(text=extracted.text, title=extracted.title, url=item.url,
-                         lang=extracted.lang))
+            try:
+                item.verdict = await self._batcher.submit(
+                    Document(text=extracted.text, title=extracted.title, url=item.url,
+                             lang=extracted.lang))
+            except Exception:
+                logger.exception("classifying %s failed; the page is stored without a verdict",
+                                 item.url)
+                if self.stats is not None:
+                    self.stats.inc_value("trawler/errors/classify")
         return item
 
     async def close_spider(self) -> None:

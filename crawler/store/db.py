@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     async_sessionmaker,
@@ -68,9 +68,21 @@ async def open_database(url: str, *, create: bool = True) -> Database:
     db = Database(engine)
     if create:
         try:
-            async with engine.begin() as conn:
-                await conn.run_sync(Base.metadata.create_all)
+            await _create_tables(engine)
         except OSError as exc:
             await engine.dispose()
             raise ConfigError(f"cannot reach database {make_url(url)!r}: {exc}") from exc
     return db
+
+
+async def _create_tables(engine: AsyncEngine, attempts: int = 3) -> None:
+    # Several components open a new database at once (Scrapy opens pipelines in parallel);
+    # create_all checks, then creates, so a concurrent opener can win the race: try again.
+    for attempt in range(attempts):
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(Base.metadata.create_all)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as exc:
+            if "already exists" not in str(exc) or attempt == attempts - 1:
+                raise
