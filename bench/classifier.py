@@ -2,7 +2,8 @@
 
 Pages come from ../shared/corpus/dev.jsonl when it is there (drawn in turn from every source, so
 long forum and news pages count as much as short listings), else from the authored training
-text. Prints one line of figures measured in this run.
+text. Prints one line of figures measured in this run, with the time ``load_model`` took (the
+classifier's imports are already done by then).
 
     python bench/classifier.py [--model DIR] [--pages N] [--batch N] [--no-reasons]
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 # One core: BLAS and OpenMP must not spread the work over more.
@@ -37,11 +39,14 @@ def main() -> None:
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    started = time.perf_counter()
     model = load_model(args.model)
+    load_seconds = time.perf_counter() - started
     source = DEV if DEV.is_file() else AUTHORED_FILE
     pages = bench_pages(read_corpus([source]), args.pages)
     line = describe(model, pages, args.batch, 0 if args.no_reasons else 10)
-    print(f"classifier ({model.version}, pages from {source.name}): {line}")
+    print(f"classifier ({model.version}, pages from {source.name}): {line}; "
+          f"model loaded in {load_seconds:.2f} s")
 
 
 if __name__ == "__main__":

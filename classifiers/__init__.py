@@ -1,5 +1,6 @@
 """trawler's page classifier: features, calibrated model, reasons, site verdicts, training."""
 
-from classifiers.model import Document, PageVerdict, TrawlerModel, load_model
+from classifiers.artifact import load_model
+from classifiers.model import Document, PageVerdict, TrawlerModel
 
 __all__ = ["Document", "PageVerdict", "TrawlerModel", "load_model"]

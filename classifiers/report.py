@@ -25,15 +25,27 @@ def render_card(card: dict[str, Any]) -> str:
         f"# Model card: {card['model']}",
         "",
         "trawler's page classifier: is this page an online shop selling illegal drugs or new "
-        "psychoactive substances? Word and character n-grams, trawler's own lexicons "
+        "psychoactive substances? Hashed word and character n-grams, trawler's own lexicons "
         "(configs/lexicons: substance families, NPS naming patterns, dead-drop and shop "
-        "vocabulary, benign-context cues), price-per-unit patterns and payment-identifier "
-        "counts feed one logistic regression with Platt calibration (group-aware folds).",
+        "vocabulary, benign-context cues: police and court reporting, forums, harm reduction, "
+        "other goods), price-per-unit patterns and payment-identifier counts feed one logistic "
+        "regression with Platt calibration (group-aware folds). Co-occurrence features tell "
+        "*selling a drug* (a substance named within a line or sentence of a price, dead drop or "
+        "cart) from *reporting on drugs* (the same with police, court or reported-speech words "
+        "nearby) and from *selling something else* (accounts, documents, weapons with no "
+        "substance). Each branch reads only the head and tail of a long page (words and lexicon: "
+        "first 6,000 and last 1,000 characters; characters: first 1,500 and last 300).",
+        "",
+        "Reasons: pages scoring at least 0.2 get their ten strongest contributions (lexicon "
+        "features with the page's matched terms, word n-grams, and all character n-grams as one "
+        "`char_ngrams` sum); lower-scoring pages get none (`TrawlerModel.explain` gives them on "
+        "demand).",
         "",
         f"- created: {card['created']}",
         f"- threshold: **{card['threshold']}** ({card['threshold_rule']})",
-        f"- artifact: model.skops, {card['size_bytes'] / 1e6:.1f} MB (skops, loaded with an "
-        "explicit list of trusted types)",
+        f"- artifact: model.json + model.npz, {card['size_bytes'] / 1e6:.1f} MB (plain JSON and "
+        "NumPy arrays, no pickle: loading rebuilds the Pipeline from trawler's own classes)",
+        f"- load time: {card.get('load_seconds', '–')} s (`load_model`, imports excluded)",
         f"- training time: {card.get('training_seconds', '–')} s",
         "",
         "## Data",

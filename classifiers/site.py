@@ -1,23 +1,29 @@
 """Site verdicts from page verdicts.
 
 Only pages the model flags count as evidence; the site score is a noisy-OR over the ``top_k``
-strongest of them. The bar a site must clear rises with the number of pages seen on it: on a
-one-page site a flagged page is enough, on a 500-page news site one borderline page is not, while
-one clear shop page (or a few flagged pages together) still is.
+strongest of them. The bar a site must clear rises with the number of its pages the model calls
+benign: on a one-page site (or a shop whose every page is flagged) a flagged page is enough; on a
+site with a few benign pages one borderline page is not; on a 500-page news site a drug-crime
+article is not, while one clear shop page (above ``CLEAR``) or two strong ones still are.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 TOP_K = 3
+# The bar never rises above this: one page scoring higher flags any site.
+CLEAR = 0.97
 
 
-def required_score(threshold: float, pages: int) -> float:
-    """The site score needed to flag a site with ``pages`` classified pages."""
-    size = math.log10(max(1, pages))
-    return threshold + (1.0 - threshold) * 0.8 * size / (size + 2.0)
+def required_score(threshold: float, benign_pages: int) -> float:
+    """The site score needed to flag a site on which ``benign_pages`` pages scored below the
+    threshold: the threshold itself with none, about 0.83 with four (threshold 0.5), close to
+    ``CLEAR`` with hundreds."""
+    if threshold >= CLEAR:
+        return threshold
+    rise = 1.0 - (1.0 + max(0, benign_pages)) ** -0.75
+    return threshold + (CLEAR - threshold) * rise
 
 
 def aggregate_site(page_scores: Sequence[float], threshold: float,
@@ -33,4 +39,5 @@ def aggregate_site(page_scores: Sequence[float], threshold: float,
     for s in evidence:
         miss *= 1.0 - s
     score = 1.0 - miss
-    return round(score, 6), score >= required_score(threshold, len(scores))
+    benign = sum(1 for s in scores if s < threshold)
+    return round(score, 6), score >= required_score(threshold, benign)

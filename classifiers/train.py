@@ -1,5 +1,5 @@
 """Training: fit the pipeline on labelled corpus files, choose the threshold on dev, and write the
-model directory (model.skops, card.json, card.md, pr_curve.png, confusion.png)."""
+model directory (model.json, model.npz, card.json, card.md, pr_curve.png, confusion.png)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve
 from sklearn.pipeline import Pipeline
 
+from classifiers.artifact import ARRAYS_FILE, MODEL_FILE, save_model
 from classifiers.corpus import (
     AUTHORED_FILE,
     AUTHORED_SOURCE,
@@ -23,7 +24,7 @@ from classifiers.corpus import (
     read_corpus,
     training_weights,
 )
-from classifiers.model import MODEL_FILE, TrawlerModel, build_pipeline, model_version, save_model
+from classifiers.model import TrawlerModel, build_pipeline, model_version
 
 MIN_PRECISION = 0.97
 # A page is flagged only when the calibrated score says "drugs" is at least as likely as not.
@@ -117,7 +118,7 @@ def train(data: Sequence[str | Path], out: str | Path, dev: Sequence[str | Path]
             ],
             "gray_left_out_of_training": sum(1 for e in train_examples if e.label == "gray"),
         },
-        "size_bytes": (out / MODEL_FILE).stat().st_size,
+        "size_bytes": sum((out / f).stat().st_size for f in (MODEL_FILE, ARRAYS_FILE)),
     }
     if dev_examples:
         scores = model.scores([e.as_text() for e in dev_examples])
@@ -127,6 +128,7 @@ def train(data: Sequence[str | Path], out: str | Path, dev: Sequence[str | Path]
         from classifiers.speed import bench_pages, describe
 
         card["speed"] = describe(model, bench_pages(dev_examples, 2000))
+    card["load_seconds"] = _load_seconds(out)
     if leave_out:
         card["leave_one_family_out"] = []
         for family in leave_out:
@@ -140,14 +142,22 @@ def train(data: Sequence[str | Path], out: str | Path, dev: Sequence[str | Path]
     return card
 
 
+def _load_seconds(directory: Path) -> float:
+    """How long ``load_model`` takes on the written model (imports already done)."""
+    from classifiers.artifact import load_model
+
+    started = time.perf_counter()
+    load_model(directory)
+    return round(time.perf_counter() - started, 3)
+
+
 def _describe(pipeline: Pipeline) -> dict[str, Any]:
     features = pipeline.named_steps["features"]
     out: dict[str, Any] = {}
     for name, transformer in features.transformer_list:
         params = {k: v for k, v in transformer.get_params().items()
                   if isinstance(v, (int, float, str, tuple, list)) and k != "lexicon_dir"}
-        width = len(getattr(transformer, "vocabulary_", None)
-                    or getattr(transformer, "feature_names_", []))
+        width = getattr(transformer, "n_features_out_", None) or len(transformer.feature_names_)
         out[name] = {"type": type(transformer).__name__, "params": params, "n_features": width}
     clf = pipeline.named_steps["clf"]
     out["clf"] = {"type": type(clf).__name__, "params": clf.get_params(),

@@ -40,7 +40,8 @@ def model_dir(corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 def test_train_writes_model_and_card(model_dir: Path) -> None:
-    for name in ("model.skops", "card.json", "card.md", "pr_curve.png", "confusion.png"):
+    for name in ("model.json", "model.npz", "card.json", "card.md", "pr_curve.png",
+                 "confusion.png"):
         assert (model_dir / name).is_file(), name
     card = json.loads((model_dir / "card.json").read_text(encoding="utf-8"))
     assert card["dev"]["gray"] == 1 and 0.5 <= card["threshold"] <= 1.0

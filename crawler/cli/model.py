@@ -21,7 +21,7 @@ def corpus_command_options(func):  # type: ignore[no-untyped-def]
 
 
 def _load(path: str | None):  # type: ignore[no-untyped-def]
-    from classifiers.model import ModelError, load_model
+    from classifiers.artifact import ModelError, load_model
 
     try:
         return load_model(path or get_config().model_path)

@@ -15,8 +15,13 @@ from crawler.store import open_database
 from crawler.store.queries import list_sites, site_summary
 
 
-def _reasons_text(reasons: Sequence[dict[str, Any]], limit: int = 4) -> str:
-    return ", ".join(str(r.get("term") or r.get("feature")) for r in reasons[:limit])
+def _reasons_text(reasons: Sequence[dict[str, Any]], limit: int = 8) -> str:
+    """The distinct matched terms of the strongest reasons, strongest first."""
+    terms: dict[str, None] = {}
+    for reason in reasons:
+        for term in str(reason.get("term") or reason.get("feature")).split(", "):
+            terms.setdefault(term)
+    return ", ".join(list(terms)[:limit])
 
 
 def print_sites_table(rows: Sequence[dict[str, Any]], title: str) -> None:
