@@ -149,7 +149,7 @@ async def test_a_classifier_failure_keeps_the_page_without_a_verdict() -> None:
     class Broken:
         version, threshold = "broken-1", 0.5
 
-        def classify(self, docs):  # noqa: ANN001, ANN202
+        def classify(self, docs):
             raise ValueError("feature extraction blew up")
 
     crawler = get_crawler()

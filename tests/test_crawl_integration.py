@@ -33,7 +33,8 @@ def crawled(web, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     assert result.returncode == 0, result.stderr[-3000:]
     listed = trawler("sites", "--json", data=data)
     assert listed.returncode == 0, listed.stderr
-    return {"data": data, "result": result, "sites": {s["site"]: s for s in json.loads(listed.stdout)}}
+    sites = {s["site"]: s for s in json.loads(listed.stdout)}
+    return {"data": data, "result": result, "sites": sites}
 
 
 def test_every_shop_site_is_flagged(crawled) -> None:
