@@ -55,6 +55,7 @@ class JobHeartbeat:
         self.snapshot: dict[str, Any] = {}
         self._task: asyncio.Task[None] | None = None
         self._closing: asyncio.Future[None] | None = None
+        self.closing_reason: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JobHeartbeat:
@@ -106,15 +107,20 @@ class JobHeartbeat:
         progress = await job_progress(self.db, self.job_id)
         self.snapshot = self.numbers(progress)
         self.crawler.stats.set_value("trawler/progress", self.snapshot)
+        reason = None
         async with self.db.session() as session, session.begin():
             job = await session.get(Job, self.job_id)
             if job is None:
                 return
+            if obey and job.control in ("pause", "stop") and self.crawler.engine is not None:
+                reason = "paused" if job.control == "pause" else "stopped"
+            if obey and (reason or self._closing is not None):
+                # Seen by operators (and tests): the job is finishing its in-flight pages.
+                self.snapshot["closing"] = reason or self.closing_reason
             job.stats = self.snapshot
             job.heartbeat_at = datetime.now(UTC)
-            control = job.control
-        if obey and control in ("pause", "stop") and self.crawler.engine is not None:
-            reason = "paused" if control == "pause" else "stopped"
+        if reason and self._closing is None:
+            self.closing_reason = reason
             self._closing = asyncio.ensure_future(
                 self.crawler.engine.close_spider_async(reason=reason))
 

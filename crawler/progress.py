@@ -25,7 +25,10 @@ REFRESH_S = 0.5
 
 def progress_table(name: str, status: str, stats: dict[str, Any]) -> Table:
     """Pages, sites, rate and errors of a job, as one small table."""
-    table = Table(title=f"job {name}: {status}", show_header=False, title_justify="left",
+    title = f"job {name}: {status}"
+    if status == "running" and stats.get("closing"):
+        title += f" (closing as {stats['closing']}: finishing in-flight pages)"
+    table = Table(title=title, show_header=False, title_justify="left",
                   box=None, padding=(0, 2))
     table.add_column(style="bold")
     table.add_column(justify="right")

@@ -108,10 +108,12 @@ def test_kill_9_then_resume_gives_the_same_result(web, uninterrupted,  # type: i
 
 def test_operator_pauses_and_resumes_a_background_job(web, uninterrupted,  # type: ignore[no-untyped-def]
                                                      tmp_path: Path, monkeypatch) -> None:
-    slow = tmp_path / "slow.toml"  # a slower crawl and a quicker heartbeat: time to pause
-    slow.write_text(FAST.replace("concurrency = 4", "concurrency = 1\ndelay = 0.05")
-                    + "TRAWLER_HEARTBEAT = 0.5\n")
-    monkeypatch.setenv("TRAWLER_CONFIG", str(slow))
+    """The fictional web holds its answers after a few pages, so the pause lands mid-crawl
+    whatever the machine's speed; it lets them through once the job says it is closing."""
+    quick = tmp_path / "quick.toml"  # a quicker heartbeat: the pause is seen sooner; held
+    # answers must not time out while the test waits for it
+    quick.write_text(FAST.replace("timeout = 4", "timeout = 12") + "TRAWLER_HEARTBEAT = 0.3\n")
+    monkeypatch.setenv("TRAWLER_CONFIG", str(quick))
     config = load_config(data=tmp_path).with_crawl(proxy=web.proxy_url, tor=web.socks_url,
                                                    depth=20, max_pages=3000)
     from crawler.seeds import load_seeds
@@ -119,23 +121,30 @@ def test_operator_pauses_and_resumes_a_background_job(web, uninterrupted,  # typ
     seeds = [s.to_dict() for s in load_seeds([SEEDS])]
 
     async def scenario() -> None:
-        job = await start_job(config, "ops", seeds, created_by="operator")
-        assert job.status == "queued"
-        db = await open_database(config.db_url)
+        web.hold(after=12)
         try:
-            await until(db, lambda j: j.status == "running" and
-                        j.stats.get("pages_fetched", 0) > 0)
-            await pause_job(config, "ops")
-            paused = await until(db, lambda j: j.status == "paused")
-            assert paused.stats["pages_fetched"] < len(uninterrupted[0])
-            assert paused.stats["pages_queued"] > 0
-            await resume_job(config, "ops")
-            done = await until(db, lambda j: j.status == "finished")
-            assert done.stats["pages_fetched"] == len(uninterrupted[0])
-            assert done.stats["pages_queued"] == 0
-            assert done.stats["sites_found"] == len(uninterrupted[1])
+            job = await start_job(config, "ops", seeds, created_by="operator")
+            assert job.status == "queued"
+            db = await open_database(config.db_url)
+            try:
+                await until(db, lambda j: j.status == "running" and
+                            j.stats.get("pages_fetched", 0) > 0)
+                await pause_job(config, "ops")
+                await until(db, lambda j: j.stats.get("closing") == "paused")
+                web.release()
+                paused = await until(db, lambda j: j.status == "paused")
+                assert 0 < paused.stats["pages_fetched"] < len(uninterrupted[0])
+                assert paused.stats["pages_queued"] > 0
+                assert "closing" not in paused.stats
+                await resume_job(config, "ops")
+                done = await until(db, lambda j: j.status == "finished")
+                assert done.stats["pages_fetched"] == len(uninterrupted[0])
+                assert done.stats["pages_queued"] == 0
+                assert done.stats["sites_found"] == len(uninterrupted[1])
+            finally:
+                await db.close()
         finally:
-            await db.close()
+            web.release()
 
     async def until(db, ready):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + 240
@@ -145,7 +154,7 @@ def test_operator_pauses_and_resumes_a_background_job(web, uninterrupted,  # typ
                 return job
             assert job.status not in ("failed", "stopped"), job.error
             assert time.monotonic() < deadline, f"job stuck in {job.status}: {job.stats}"
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
 
     asyncio.run(scenario())
     assert outcome(tmp_path) == uninterrupted

@@ -25,7 +25,7 @@ async def site_ids(session: AsyncSession, names: Iterable[str]) -> dict[str, int
     """Ids for site names, creating the sites that are new."""
     names = set(names)
     found = dict((await session.execute(
-        select(Site.name, Site.id).where(Site.name.in_(names)))).tuples().all())
+        select(Site.name, Site.id).where(Site.name.in_(names)))).all())
     for name in names - found.keys():
         site = Site(name=name, is_onion=name.endswith(".onion"))
         session.add(site)
@@ -102,7 +102,7 @@ async def save_entities(session: AsyncSession,
         values = [v for k, v in wanted if k == kind]
         rows = await session.execute(
             select(Entity.value, Entity.id).where(Entity.kind == kind, Entity.value.in_(values)))
-        known.update({(kind, value): id_ for value, id_ in rows.tuples()})
+        known.update({(kind, value): id_ for value, id_ in rows})
     for page_id, entities in found:
         linked: set[int] = set()
         for e in entities:
@@ -144,7 +144,7 @@ async def refresh_sites(session: AsyncSession, ids: Iterable[int]) -> None:
         rows = (await session.execute(
             select(Verdict.score, Verdict.threshold, Verdict.label, Verdict.reasons, Page.lang)
             .join(Page, Page.id == Verdict.page_id).where(Page.site_id == site_id)
-        )).tuples().all()
+        )).all()
         site.pages_count = await session.scalar(
             select(func.count()).select_from(Page).where(Page.site_id == site_id)) or 0
         site.last_seen = datetime.now(UTC)

@@ -181,6 +181,10 @@ class FictionalWeb:
         self.socks: SocksServer | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._answered = 0  # requests that got past the gate
+        self._held_from: int | None = None
+        self._gate = asyncio.Event()
+        self._gate.set()
 
     @property
     def url(self) -> str:
@@ -278,8 +282,24 @@ class FictionalWeb:
         await self._write(writer, method, response, keep_alive)
         return keep_alive
 
+    def hold(self, after: int = 0) -> None:
+        """Answer ``after`` more requests, then keep every later one waiting until :meth:`release`.
+
+        Tests use it to stop a crawl's progress at a known point instead of racing a timer.
+        """
+        self._held_from = self._answered + after
+        self._gate.clear()
+
+    def release(self) -> None:
+        """Let held and later requests through."""
+        self._held_from = None
+        self._gate.set()
+
     async def respond(self, method: str, target: str, headers: dict[str, str]) -> Response:
         """Answer one request and record it in ``self.requests``."""
+        while self._held_from is not None and self._answered >= self._held_from:
+            await self._gate.wait()
+        self._answered += 1
         if method == "CONNECT":
             host, via, path = target.rpartition(":")[0], "connect", ""
             response = html_page(
@@ -381,6 +401,20 @@ class WebInThread(InThread):
     socks_url = property(lambda self: self.server.socks_url)
     socks = property(lambda self: self.server.socks)
     requests = property(lambda self: self.server.requests)
+
+    def hold(self, after: int = 0) -> None:
+        """:meth:`FictionalWeb.hold`, from the calling thread."""
+        self._on_loop(self.server.hold, after)
+
+    def release(self) -> None:
+        """:meth:`FictionalWeb.release`, from the calling thread."""
+        self._on_loop(self.server.release)
+
+    def _on_loop(self, function: Any, *args: Any) -> None:
+        async def call() -> None:
+            function(*args)
+
+        asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=30)
 
 
 def start_in_thread(port: int = 0, socks_port: int | None = None) -> WebInThread:
