@@ -15,33 +15,38 @@ R = TypeVar("R")
 
 
 class MicroBatcher(Generic[T, R]):
-    """Runs ``handler`` on batches of up to ``max_size`` items, one batch at a time."""
+    """Runs ``handler`` on batches of up to ``max_size`` items, ``max_in_flight`` at a time."""
 
     def __init__(self, handler: Callable[[list[T]], Awaitable[Sequence[R]]], max_size: int = 64,
-                 max_wait: float = 0.02) -> None:
+                 max_wait: float = 0.02, max_in_flight: int = 1) -> None:
         self.handler = handler
         self.max_size = max_size
         self.max_wait = max_wait
+        self.max_in_flight = max_in_flight
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
-        self._worker: asyncio.Future[None] | None = None
+        self._workers: set[asyncio.Future[None]] = set()
 
     async def submit(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.ensure_future(self._run())
+        if len(self._workers) < self.max_in_flight:
+            worker = asyncio.ensure_future(self._run())
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
         return await future
 
     async def drain(self) -> None:
         """Wait until everything submitted so far has been handled."""
-        while self._worker is not None and not self._worker.done():
-            await asyncio.shield(self._worker)
+        while self._workers:
+            await asyncio.shield(asyncio.gather(*self._workers))
 
     async def _run(self) -> None:
         while self._queue:
             if len(self._queue) < self.max_size:
                 await asyncio.sleep(self.max_wait)  # let a batch gather
             batch, self._queue = self._queue[: self.max_size], self._queue[self.max_size :]
+            if not batch:  # another worker took them while this one waited
+                return
             try:
                 results = await self.handler([item for item, _ in batch])
             except Exception as exc:  # every waiter hears about the failure

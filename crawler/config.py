@@ -32,6 +32,7 @@ class CrawlConfig:
     user_agent: str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
     proxy: str | None = None
     tor: str = "socks5h://127.0.0.1:9050"
+    analysis_workers: int | str = "auto"  # processes that extract and classify; 0: in-process
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,18 @@ class Config:
     @property
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"
+
+
+def worker_count(setting: int | str) -> int:
+    """Analysis worker processes for ``[crawl] analysis_workers``.
+
+    "auto" leaves one core to the crawl loop (and takes at most 8); 0 analyses in-process.
+    """
+    if setting == "auto":
+        return max(1, min(8, len(os.sched_getaffinity(0)) - 1))
+    if isinstance(setting, int) and not isinstance(setting, bool) and setting >= 0:
+        return setting
+    raise ValueError(f'analysis_workers must be "auto" or a whole number >= 0, not {setting!r}')
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -95,6 +108,10 @@ def load_config(
     if unknown:
         raise ConfigError(f"unknown [crawl] setting(s): {', '.join(unknown)}")
     crawl = CrawlConfig(**crawl_raw)
+    try:
+        worker_count(crawl.analysis_workers)
+    except ValueError as exc:
+        raise ConfigError(f"[crawl] {exc}") from exc
 
     data_dir = Path(data or os.environ.get("TRAWLER_DATA") or "data").expanduser().resolve()
     db_url = db or os.environ.get("TRAWLER_DB") or default_db_url(data_dir)

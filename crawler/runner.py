@@ -15,7 +15,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler import settings as default_settings
-from crawler.config import Config
+from crawler.config import Config, worker_count
 from crawler.extract import is_onion
 from crawler.frontier import frontier_counts
 from crawler.jobs import JobError, claimable_job, job_config, set_job_state
@@ -64,6 +64,7 @@ def crawl_settings(config: Config, job_id: int | None = None,
         "TRAWLER_JOB_ID": job_id,
         "TRAWLER_MODEL_PATH": str(config.model_path),
         "TRAWLER_DATA_DIR": str(config.data_dir),
+        "TRAWLER_ANALYSIS_WORKERS": worker_count(crawl.analysis_workers),
     }, priority="cmdline")
     # A config file's [scrapy] section passes Scrapy settings through (TRAWLER_SCREENSHOTS, ...).
     settings.setdict(dict(config.extra.get("scrapy") or {}), priority="cmdline")

@@ -11,10 +11,13 @@ import re
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
 _CYRILLIC_CANDIDATES = ("utf-8", "cp1251", "koi8-r")
-_LOWER_CYR = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіўїєґ")
-_UPPER_CYR = frozenset(c.upper() for c in _LOWER_CYR)
+_LOWER = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіўїєґ"
+_LOWER_CYR = re.compile(f"[{_LOWER}]")
+_UPPER_CYR = re.compile(f"[{_LOWER.upper()}]")
 # The most frequent Russian letters; a correct decoding has many of them in lower case.
-_COMMON = frozenset("оеаинтсрвл")
+_COMMON = re.compile("[оеаинтсрвл]")
+_BAD = re.compile("[\ufffd\x80-\x9f]")
+_SAMPLE = 16384  # bytes judged; a page's first 16 kB tell its encoding
 
 
 def _canonical(name: str | None) -> str | None:
@@ -40,19 +43,25 @@ def meta_charset(body: bytes) -> str | None:
 
 def _plausibility(text: str) -> float:
     """How much a decoded string looks like natural text (higher is better)."""
-    lower = upper = common = bad = 0
-    for ch in text:
-        if ch in _LOWER_CYR:
-            lower += 1
-            common += ch in _COMMON
-        elif ch in _UPPER_CYR:
-            upper += 1
-        elif ch == "\ufffd" or ("\x80" <= ch <= "\x9f"):
-            bad += 1
+    lower, upper = len(_LOWER_CYR.findall(text)), len(_UPPER_CYR.findall(text))
+    bad = len(_BAD.findall(text))
     if lower + upper == 0:
         return -bad
+    common = len(_COMMON.findall(text))
     # Mis-decoded koi8-r/cp1251 swaps letter case and scatters rare letters.
     return (lower - 2 * upper + 2 * common - 20 * bad) / (lower + upper + bad)
+
+
+def _clean_utf8(sample: bytes, whole: bool) -> bool:
+    """True when the bytes are valid UTF-8 (a character cut at the sample's end is allowed)."""
+    for cut in (0, 1, 2, 3) if not whole else (0,):
+        try:
+            sample[:len(sample) - cut].decode("utf-8")
+            return True
+        except UnicodeDecodeError as error:
+            if error.start < len(sample) - 4:  # broken inside, not at the cut
+                return False
+    return False
 
 
 def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]:
@@ -69,6 +78,11 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]
         name = claims[0] if claims and claims[0] not in ("utf-16-le", "utf-16-be") else "utf-8"
         return body.decode(name, "replace"), name
 
+    # Valid UTF-8 with non-ASCII bytes is practically never a single-byte Cyrillic page
+    # (cp1251/koi8-r letters are not valid continuation sequences), whatever the headers say.
+    if _clean_utf8(body[:_SAMPLE], whole=len(body) <= _SAMPLE):
+        return body.decode("utf-8", "replace"), "utf-8"
+    sample = body[:_SAMPLE]
     candidates: list[str] = []
     for name in (*claims, *_CYRILLIC_CANDIDATES):
         if name not in candidates:

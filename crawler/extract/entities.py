@@ -320,51 +320,92 @@ def _near_before(pattern: re.Pattern[str], text: str, start: int, span: int = 40
     return bool(pattern.search(window))
 
 
+_PLUS = re.compile(r"(?<![\w+])\+(?=[ (]{0,2}\d)")
+_PHONE_SPAN = 40  # '+', up to 15 digits and their separators
+
+
+def _international_numbers(text: str) -> Iterator[tuple[int, int, str]]:
+    """Phone numbers written with their country code (``+375 29 ...``), with their spans.
+
+    libphonenumber's matcher is slow on long pages full of other numbers (prices, dates), so it
+    reads only a short window from each ``+`` that a digit follows.
+    """
+    for plus in _PLUS.finditer(text):
+        begin = plus.start()
+        window = text[begin:begin + _PHONE_SPAN].split("\n", 1)[0]
+        for m in phonenumbers.PhoneNumberMatcher(window, None, phonenumbers.Leniency.VALID):
+            if m.start == 0:
+                yield begin, begin + m.end, m.raw_string
+            break
+
+
+_LONG_TOKEN = re.compile(r"[0-9A-Za-z]{25,}")  # where coin addresses and onion names can be
+_DIGIT_RUN = re.compile(r"\d[\d -]{10,}\d")  # where card numbers and wallet purses can be
+
+
+def _windows(pattern: re.Pattern[str], text: str, before: int = 0,
+             after: int = 1) -> list[tuple[int, int]]:
+    """Spans of ``pattern`` widened by ``before``/``after`` characters: the only places an
+    identifier can be, so the slow validating patterns read a few short windows, not the page."""
+    return [(max(0, m.start() - before), m.end() + after) for m in pattern.finditer(text)]
+
+
+def _find(pattern: re.Pattern[str], text: str,
+          windows: list[tuple[int, int]]) -> Iterator[re.Match[str]]:
+    for begin, end in windows:
+        yield from pattern.finditer(text, begin, end)
+
+
 def _scan(text: str) -> Iterator[tuple[int, int, FoundEntity]]:
     """Every validated identifier in ``text`` with its span."""
     taken: list[tuple[int, int]] = []  # digit spans already used, so a wallet is not a card too
+    lowered = text.lower()
 
     def free(start: int, end: int) -> bool:
         return all(end <= s or start >= e for s, e in taken)
 
+    tokens = _windows(_LONG_TOKEN, text)
     for pattern, check in ((_BASE58_ADDRESS, check_base58_address),
                            (_SEGWIT_ADDRESS, check_segwit_address),
                            (_ETH_ADDRESS, check_eth_address),
                            (_XMR_ADDRESS, check_monero_address)):
-        for m in pattern.finditer(text):
+        for m in _find(pattern, text, tokens):
             if (found := check(m.group(0))) is not None:
                 yield m.start(), m.end(), found
 
-    for m in _QIWI_NUMBER.finditer(text):
-        if (found := check_phone(m.group(1), "qiwi")) is not None:
-            taken.append(m.span(1))
-            yield m.start(1), m.end(1), found
-    for m in phonenumbers.PhoneNumberMatcher(text, None, phonenumbers.Leniency.VALID):
-        if not m.raw_string.startswith("+") or not free(m.start, m.end):
+    if "qiwi" in lowered or "киви" in lowered:
+        for m in _QIWI_NUMBER.finditer(text):
+            if (found := check_phone(m.group(1), "qiwi")) is not None:
+                taken.append(m.span(1))
+                yield m.start(1), m.end(1), found
+    for start, end, raw in _international_numbers(text):
+        if not free(start, end):
             continue
-        kind = "qiwi" if _near_before(_QIWI_WORD, text, m.start) else "phone"
-        if (found := check_phone(m.raw_string, kind)) is not None:
-            taken.append((m.start, m.end))
-            yield m.start, m.end, found
+        kind = "qiwi" if _near_before(_QIWI_WORD, text, start) else "phone"
+        if (found := check_phone(raw, kind)) is not None:
+            taken.append((start, end))
+            yield start, end, found
 
-    for m in _YOOMONEY.finditer(text):
+    runs = _windows(_DIGIT_RUN, text, before=1)  # WebMoney's letter stands before its digits
+    for m in _find(_YOOMONEY, text, runs):
         if free(*m.span()) and (found := check_yoomoney(m.group(0))) is not None:
             taken.append(m.span())
             yield m.start(), m.end(), found
-    for m in _CARD.finditer(text):
+    for m in _find(_CARD, text, runs):
         if free(*m.span()) and (found := check_card(m.group(0))) is not None:
             taken.append(m.span())
             yield m.start(), m.end(), found
-    for m in _WEBMONEY.finditer(text):
+    for m in _find(_WEBMONEY, text, runs):
         if (found := check_webmoney(m.group(0))) is not None:
             yield m.start(), m.end(), found
 
-    for pattern in (_TG_HANDLE, _TG_LINK, _TG_RESOLVE):
-        for m in pattern.finditer(text):
-            if (found := check_telegram(m.group(1))) is not None:
-                yield m.start(), m.end(), found
+    if "@" in text or "t.me" in lowered or "telegram.me" in lowered or "tg://" in lowered:
+        for pattern in (_TG_HANDLE, _TG_LINK, _TG_RESOLVE):
+            for m in pattern.finditer(text):
+                if (found := check_telegram(m.group(1))) is not None:
+                    yield m.start(), m.end(), found
     previous_end = 0  # a keyword before an earlier address does not describe this one
-    for m in _ADDRESS.finditer(text):
+    for m in _ADDRESS.finditer(text) if "@" in text else ():
         address = m.group(0)
         domain = address.rsplit("@", 1)[1]
         before, previous_end = text[previous_end:m.start()], m.end()
@@ -373,9 +414,10 @@ def _scan(text: str) -> Iterator[tuple[int, int, FoundEntity]]:
         jabber = is_jabber_domain(domain) or _near_before(_JABBER_WORD, before, len(before))
         if (found := check_email(address, "jabber" if jabber else "email")) is not None:
             yield m.start(), m.end(), found
-    for m in _ONION.finditer(text):
-        if (found := check_onion(m.group(1))) is not None:
-            yield m.start(), m.end(), found
+    if ".onion" in lowered:
+        for m in _find(_ONION, text, [(b, e + len(".onion")) for b, e in tokens]):
+            if (found := check_onion(m.group(1))) is not None:
+                yield m.start(), m.end(), found
 
 
 def _link_text(link: str) -> str:

@@ -7,8 +7,10 @@ and by frequent short words; Latin text is checked against English function word
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 _WORD = re.compile(r"[^\W\d_]+", re.U)
+_CYRILLIC = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіўїєґ"
 _STOP = {
     "ru": {"и", "в", "не", "на", "что", "с", "по", "как", "это", "для", "от", "вы", "мы", "все",
            "или", "у", "так", "же", "только", "при", "наш", "есть", "если", "уже", "его"},
@@ -22,7 +24,10 @@ _STOP = {
 
 
 def _letter_evidence(letters: str) -> dict[str, float]:
-    """Letters that one of the three languages has and the others lack (or rarely use)."""
+    """Letters that one of the three languages has and the others lack (or rarely use).
+
+    ``letters`` may hold other characters too: only these letters are counted.
+    """
     n = {ch: letters.count(ch) for ch in "иыэъёщіўїєґ"}
     ukr_only, be_only = n["ї"] + n["є"] + n["ґ"], n["ў"]
     shared_be_uk = n["і"]
@@ -36,16 +41,19 @@ def _letter_evidence(letters: str) -> dict[str, float]:
 
 
 def detect_language(text: str, sample: int = 20000) -> str | None:
-    words = _WORD.findall(text[:sample].lower())
+    lowered = text[:sample].lower()
+    words = _WORD.findall(lowered)
     if not words:
         return None
-    cyr = sum(1 for w in words if "а" <= w[0] <= "я" or w[0] in "ёіўїєґ")
-    latin = sum(1 for w in words if w[0].isascii())
+    counts = Counter(words)
+    initials = "".join([w[0] for w in words])
+    cyr = sum(initials.count(letter) for letter in _CYRILLIC)
+    latin = len(initials.encode("ascii", "ignore"))
     if cyr >= latin:
-        evidence = _letter_evidence("".join(words))
-        scores = {lang: sum(w in _STOP[lang] for w in words) + evidence[lang]
+        evidence = _letter_evidence(lowered)
+        scores = {lang: sum(counts[w] for w in _STOP[lang]) + evidence[lang]
                   for lang in ("ru", "be", "uk")}
         lang = max(scores, key=scores.__getitem__)
         return lang if scores[lang] > 0 else "ru"
-    hits = sum(w in _STOP["en"] for w in words)
+    hits = sum(counts[w] for w in _STOP["en"])
     return "en" if hits >= max(1, len(words) // 50) else None

@@ -20,7 +20,11 @@ from crawler.forums.threads import thread_url
 __all__ = ["ForumPage", "ForumPost", "detect_engine", "read_forum_page", "thread_url"]
 
 MAX_POST_CHARS = 20_000
-_GENERIC_HINT = re.compile(r"forum|thread|topic|board|форум|тема", re.IGNORECASE)
+_URL_HINT = re.compile(r"forum|thread|topic|board|форум|тема", re.IGNORECASE)
+# What the generic shape selects: post-like classes or ids, thread and board links.
+_GENERIC_HINT = re.compile(
+    r"""(?:class|id)\s*=\s*["']?[^"'>]*\b(?:post|message|reply|forum|thread|topic|board)"""
+    r"""|href\s*=\s*["']?[^"'>]*(?:thread|topic|forum|board)""", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 _REPLY_PREFIX = re.compile(r"^(?:ответ|reply)\s*#\s*\d+\s*(?:on)?\s*:?\s*", re.IGNORECASE)
 
@@ -59,7 +63,7 @@ class ForumPage:
 
 def detect_engine(html: str) -> str | None:
     """The named engine whose markers the page shows most, or None."""
-    head = html[:200_000]
+    head = html[:200_000].lower()
     scores = {shape.name: sum(1 for m in shape.markers if m.search(head)) for shape in ENGINES}
     best = max(scores, key=lambda name: scores[name])
     return best if scores[best] else None
@@ -145,7 +149,7 @@ def _links(doc: lxml.html.HtmlElement, selector: str, base: str, site: str) -> l
 def read_forum_page(html: str, url: str) -> ForumPage | None:
     """Read a page as a forum page; None when it is not one."""
     engine = detect_engine(html)
-    if engine is None and not _GENERIC_HINT.search(url + html[:20_000]):
+    if engine is None and not (_URL_HINT.search(url) or _GENERIC_HINT.search(html[:50_000])):
         return None
     try:
         doc = lxml.html.fromstring(html)

@@ -1,5 +1,8 @@
 """Classification pipeline: page verdicts in micro-batches, computed off the reactor thread.
 
+Used when pages are analysed in the crawl process (``analysis_workers = 0``); pages from an
+analysis worker (``crawler.analysis``) arrive classified.
+
 A page the model fails on is still stored (without a verdict) and counted under
 ``trawler/errors/classify``: a classifier bug never loses a fetched page.
 """
@@ -15,6 +18,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from classifiers import Document, PageVerdict, TrawlerModel, load_model
+from crawler.analysis import page_document
 from crawler.batching import MicroBatcher
 from crawler.items import PageItem
 
@@ -43,12 +47,12 @@ class ClassifyPipeline:
         return await loop.run_in_executor(self._executor, self.model.classify, docs)
 
     async def process_item(self, item: PageItem) -> PageItem:
-        extracted = item.extracted
-        if extracted is not None and (extracted.text or extracted.title):
+        if item.analysed:  # the analysis worker classified it
+            return item
+        document = page_document(item.extracted, item.url)
+        if document is not None:
             try:
-                item.verdict = await self._batcher.submit(
-                    Document(text=extracted.text, title=extracted.title, url=item.url,
-                             lang=extracted.lang))
+                item.verdict = await self._batcher.submit(document)
             except Exception:
                 logger.exception("classifying %s failed; the page is stored without a verdict",
                                  item.url)

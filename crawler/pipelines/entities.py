@@ -1,5 +1,7 @@
 """Entity pipeline: payment and contact identifiers of each page, put on ``item.entities``.
 
+Pages analysed in a worker process (``crawler.analysis``) arrive with their entities.
+
 Runs before classification so entity counts are there for whoever reads them; the store
 pipeline saves them per page (and so per site).
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from crawler.extract.entities import extract_entities, non_web_links
+from crawler.analysis import page_entities
 from crawler.items import PageItem
 
 
@@ -21,9 +23,7 @@ class EntitiesPipeline:
         return cls()
 
     async def process_item(self, item: PageItem) -> PageItem:
-        extracted = item.extracted
-        if extracted is None or item.error:
+        if item.extracted is None or item.error or item.analysed:
             return item
-        links = list(extracted.links) + non_web_links(item.body)
-        item.entities = extract_entities(f"{extracted.title}\n{extracted.text}", links)
+        item.entities = page_entities(item.extracted, item.body)
         return item

@@ -19,9 +19,10 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.url import url_has_any_extension
 from twisted.python.failure import Failure
 
+from crawler.analysis import Analyser, RawPage, read_page
 from crawler.download import TorUnavailableError
-from crawler.extract import extract_page, is_onion, site_of_url
-from crawler.forums import ForumPage, read_forum_page
+from crawler.extract import is_onion, site_of_url
+from crawler.forums import ForumPage
 from crawler.frontier import Entry, Frontier
 from crawler.items import PageItem
 
@@ -64,6 +65,7 @@ class TrawlerSpider(Spider):
         self.frontier: Frontier | None = None
         self.sites: set[str] = set()
         self.tor_down = False  # Tor was down at the start: onion links are not followed
+        self.analyser: Analyser | None = None  # worker processes; None: analyse in-process
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> TrawlerSpider:
@@ -73,7 +75,16 @@ class TrawlerSpider(Spider):
         if job_id:
             spider.frontier = Frontier(crawler.settings["TRAWLER_DB_URL"], job_id)
             crawler.signals.connect(spider._close_frontier, signals.spider_closed)
+        workers = crawler.settings.getint("TRAWLER_ANALYSIS_WORKERS", 0)
+        if workers > 0:
+            model = crawler.settings.get("TRAWLER_MODEL_PATH") or None
+            spider.analyser = Analyser(workers, model)
+            crawler.signals.connect(spider._close_analyser, signals.spider_closed)
         return spider
+
+    async def _close_analyser(self) -> None:
+        if self.analyser is not None:
+            await self.analyser.close()
 
     async def _close_frontier(self) -> None:
         if self.frontier is not None:
@@ -145,13 +156,20 @@ class TrawlerSpider(Spider):
             ip_address=str(response.ip_address) if response.ip_address else None,
             frontier_url=meta.get("frontier_url"),
         )
-        forum = None
-        if isinstance(response, TextResponse) or not content_type:
-            item.extracted = extract_page(response.body, response.url, content_type)
-            if isinstance(response, TextResponse) and 200 <= response.status < 300:
-                forum = read_forum_page(response.text, response.url)
-                if forum is not None and forum.posts:
-                    item.forum = forum
+        page = RawPage(response.url, response.body, content_type, response.status,
+                       isinstance(response, TextResponse))
+        if self.analyser is not None:
+            analysis = await self.analyser.analyse(page)
+            item.extracted, forum = analysis.extracted, analysis.forum
+            item.entities, item.verdict, item.analysed = analysis.entities, analysis.verdict, True
+            if analysis.failure:  # stored all the same, with what the worker could tell
+                self.logger.warning("%s: %s", response.url, analysis.failure)
+                self.crawler.stats.inc_value(
+                    f"trawler/errors/{analysis.failure.split(':', 1)[0]}")
+        else:
+            item.extracted, forum = read_page(page)
+        if forum is not None and forum.posts:
+            item.forum = forum
         self._count_site(item.site)
         requests = list(self._children(item, forum, depth, seed))
         await self._persist(requests)

@@ -69,7 +69,9 @@ PAGE = """{% extends "base.html" %}
   <tbody>{% for j in data.jobs %}
   <tr><td>{{ j.name }}</td>
     <td><span class="state {{ j.status }}">{{ j.status }}</span>
-      {% if j.control %}<small>({{ j.control }} asked{% if j.status == "running" and j.stats.closing %}, finishing in-flight pages{% endif %})</small>{% endif %}
+      {% if j.control %}<small>({{ j.control }} asked
+        {%- if j.status == "running" and j.stats.closing %}, finishing in-flight pages
+        {%- endif %})</small>{% endif %}
       {% if j.error %}<small class="bad">{{ j.error }}</small>{% endif %}</td>
     <td class="num">{{ j.stats.pages_fetched }}</td><td class="num">{{ j.stats.pages_queued }}</td>
     <td class="num">{{ j.stats.sites_found }}</td><td class="num">{{ j.stats.sites_flagged }}</td>

@@ -1,0 +1,176 @@
+"""Page analysis: extraction, forum posts, entities and the verdict, in worker processes.
+
+Reading hostile HTML and running the classifier are the crawl's CPU work. The spider hands
+each fetched body to an :class:`Analyser`, which runs :func:`analyse_pages` on micro-batches in
+a pool of worker processes (``[crawl] analysis_workers``; "auto" is one per spare core). The
+reactor then only downloads, schedules and stores, the work spreads over the machine's cores,
+and a page that crashes a parser takes down a worker, not the crawl: the pool is rebuilt and
+only that page is stored without its analysis.
+
+With ``analysis_workers = 0`` nothing is sent anywhere: the spider extracts in-process and the
+entity and classify pipelines do the rest, through the same functions as the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.batching import MicroBatcher
+from crawler.extract import Extracted, extract_page
+from crawler.extract.encoding import decode_body
+from crawler.extract.entities import FoundEntity, extract_entities, non_web_links
+from crawler.forums import ForumPage, read_forum_page
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Analyser", "Analysis", "RawPage", "analyse_pages", "page_document", "page_entities",
+           "read_page"]
+
+
+@dataclass
+class RawPage:
+    """What the spider fetched, as the worker needs it."""
+
+    url: str
+    body: bytes
+    content_type: str | None
+    status: int | None
+    text: bool  # Scrapy took the body for text (HTML, XML, plain text)
+
+
+@dataclass
+class Analysis:
+    extracted: Extracted | None = None
+    forum: ForumPage | None = None
+    entities: list[FoundEntity] = field(default_factory=list)
+    verdict: Any = None  # classifiers.PageVerdict
+    failure: str | None = None  # what went wrong, for the log and the stats
+
+
+def read_page(page: RawPage) -> tuple[Extracted | None, ForumPage | None]:
+    """Title, text, language and links of a body, and its posts when it is a forum page."""
+    if not (page.text or not page.content_type):
+        return None, None
+    extracted = extract_page(page.body, page.url, page.content_type)
+    forum = None
+    if page.text and 200 <= (page.status or 0) < 300:
+        html, _ = decode_body(page.body, page.content_type)
+        forum = read_forum_page(html, page.url)
+    return extracted, forum
+
+
+def page_entities(extracted: Extracted, body: bytes) -> list[FoundEntity]:
+    """Payment and contact identifiers in a page's text, links and non-web hrefs."""
+    links = list(extracted.links) + non_web_links(body)
+    return extract_entities(f"{extracted.title}\n{extracted.text}", links)
+
+
+def page_document(extracted: Extracted | None, url: str) -> Any:
+    """The classifier's input for a page, or None when there is nothing to read."""
+    if extracted is None or not (extracted.text or extracted.title):
+        return None
+    from classifiers import Document
+
+    return Document(text=extracted.text, title=extracted.title, url=url, lang=extracted.lang)
+
+
+# --- in the worker process ---------------------------------------------------------------------
+
+_model: Any = None
+
+
+def _start_worker(model_path: str | None) -> None:
+    global _model
+    if model_path:
+        from classifiers import load_model
+
+        _model = load_model(model_path)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+def analyse_pages(pages: list[RawPage]) -> list[Analysis]:
+    """Analyse a batch of pages; a failure on one page never costs the others theirs."""
+    results: list[Analysis] = []
+    for page in pages:
+        try:
+            extracted, forum = read_page(page)
+            entities = page_entities(extracted, page.body) if extracted is not None else []
+            results.append(Analysis(extracted, forum, entities))
+        except Exception as exc:  # a parser bug on one hostile page
+            logger.exception("analysing %s failed", page.url)
+            results.append(Analysis(failure=f"extract: {type(exc).__name__}: {exc}"))
+    if _model is not None:
+        wanted = [(result, doc) for page, result in zip(pages, results, strict=True)
+                  if (doc := page_document(result.extracted, page.url)) is not None]
+        try:
+            verdicts = _model.classify([doc for _, doc in wanted])
+        except Exception as exc:
+            logger.exception("classifying a batch failed")
+            for result, _ in wanted:
+                result.failure = f"classify: {type(exc).__name__}: {exc}"
+        else:
+            for (result, _), verdict in zip(wanted, verdicts, strict=True):
+                result.verdict = verdict
+    return results
+
+
+# --- in the crawl process ----------------------------------------------------------------------
+
+class Analyser:
+    """Sends pages to worker processes in micro-batches; ``await analyse(page)`` per page."""
+
+    def __init__(self, workers: int, model_path: str | None, batch_size: int = 16) -> None:
+        self.workers = workers
+        self.model_path = model_path
+        self._pool = self._new_pool()
+        self._pool.submit(_ready)  # start the workers now: they load while the crawl starts
+        # Two batches per worker in flight: one running, one on its way.
+        self._batcher: MicroBatcher[RawPage, Analysis] = MicroBatcher(
+            self._run, max_size=batch_size, max_wait=0.003, max_in_flight=2 * workers)
+
+    def _new_pool(self) -> Executor:
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(self.model_path,))
+
+    async def analyse(self, page: RawPage) -> Analysis:
+        return await self._batcher.submit(page)
+
+    async def _run(self, pages: list[RawPage]) -> list[Analysis]:
+        loop = asyncio.get_running_loop()
+        pool = self._pool
+        try:
+            return await loop.run_in_executor(pool, analyse_pages, pages)
+        except BrokenProcessPool:
+            self._replace(pool)
+        # A worker died (a parser crashed on a hostile page, or it was killed): try each page
+        # alone in a fresh pool, so only the page that kills a worker goes without analysis.
+        results = []
+        for page in pages:
+            pool = self._pool
+            try:
+                results.extend(await loop.run_in_executor(pool, analyse_pages, [page]))
+            except BrokenProcessPool:
+                self._replace(pool)
+                logger.error("analysing %s killed a worker process; stored without analysis",
+                             page.url)
+                results.append(Analysis(failure="analysis: the worker process died on this page"))
+        return results
+
+    def _replace(self, broken: Executor) -> None:
+        if self._pool is broken:
+            self._pool = self._new_pool()
+            broken.shutdown(wait=False, cancel_futures=True)
+
+    async def close(self) -> None:
+        await self._batcher.drain()
+        self._pool.shutdown(wait=True, cancel_futures=True)

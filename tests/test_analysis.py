@@ -1,0 +1,106 @@
+"""Page analysis in worker processes: the same results as in-process; a dead worker loses none."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from crawler.analysis import Analyser, RawPage, _ready, analyse_pages
+from crawler.config import ConfigError, load_config, worker_count
+from tests.conftest import ROOT, trawler
+
+SHOP = ("<html><head><title>Магазин</title></head><body><h1>Мефедрон 1 г — 2500 ₽</h1>"
+        "<p>Клад в течение часа. BTC: 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2</p>"
+        "<a href='/cart'>Корзина</a> <a href='mailto:shop@example.org'>почта</a></body></html>")
+
+
+def page(n: int) -> RawPage:
+    return RawPage(f"http://shop.example/p/{n}", SHOP.encode(), "text/html; charset=utf-8", 200,
+                   True)
+
+
+def test_worker_count_reads_the_setting() -> None:
+    assert worker_count(0) == 0 and worker_count(3) == 3
+    assert worker_count("auto") == max(1, min(8, len(os.sched_getaffinity(0)) - 1))
+    for bad in (-1, "many", 1.5, True):
+        with pytest.raises(ValueError, match="analysis_workers"):
+            worker_count(bad)  # type: ignore[arg-type]
+
+
+def test_a_bad_worker_setting_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[crawl]\nanalysis_workers = "lots"\n')
+    with pytest.raises(ConfigError, match=r"\[crawl\] analysis_workers"):
+        load_config(config_file=config)
+
+
+def test_analyse_pages_extracts_and_finds_entities_without_a_model() -> None:
+    result, = analyse_pages([page(1)])
+    assert result.failure is None and result.verdict is None
+    assert result.extracted is not None and result.extracted.title == "Магазин"
+    assert "http://shop.example/cart" in result.extracted.links
+    assert {(e.kind, e.value) for e in result.entities} >= {
+        ("btc", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"), ("email", "shop@example.org")}
+
+
+def test_a_killed_worker_costs_no_page() -> None:
+    async def scenario() -> None:
+        analyser = Analyser(1, None)
+        try:
+            first = await asyncio.wrap_future(analyser._pool.submit(_ready))
+            os.kill(first, signal.SIGKILL)  # as if a hostile page had crashed the parser
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # the pool notices its dead worker
+                try:
+                    await asyncio.wrap_future(analyser._pool.submit(_ready))
+                except Exception:
+                    break
+                await asyncio.sleep(0.05)
+            results = await asyncio.gather(*(analyser.analyse(page(n)) for n in range(5)))
+            assert all(r.failure is None and r.extracted is not None for r in results)
+            second = await asyncio.wrap_future(analyser._pool.submit(_ready))
+            assert second != first, "the broken pool was not replaced"
+        finally:
+            await analyser.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.skipif(not load_config().model_path.exists(),
+                    reason="no trained model in models/trawler")
+def test_workers_and_in_process_store_the_same_crawl(web, tmp_path: Path) -> None:
+    """Pages, verdicts, entities and sites do not depend on where the analysis ran."""
+    def crawl(workers: int) -> tuple[set[tuple[object, ...]], ...]:
+        data = tmp_path / f"workers-{workers}"
+        data.mkdir()
+        config = data / "c.toml"
+        config.write_text(f"[crawl]\ntimeout = 4\nanalysis_workers = {workers}\n")
+        result = trawler("crawl", str(ROOT / "configs/seeds/demo.yaml"), "--proxy", web.proxy_url,
+                         "--tor", web.socks_url, "--max-pages", "120", "--depth", "2", "-q",
+                         data=data, env={"TRAWLER_CONFIG": str(config)})
+        assert result.returncode == 0, result.stderr[-3000:]
+        db = sqlite3.connect(data / "trawler.db")
+        try:
+            pages = set(db.execute("select url, status, title, lang, text from pages"))
+            verdicts = set(db.execute(
+                "select p.url, v.label, round(v.score, 6) from verdicts v "
+                "join pages p on p.id = v.page_id"))
+            entities = set(db.execute(
+                "select p.url, e.kind, e.value from page_entities pe join pages p on "
+                "p.id = pe.page_id join entities e on e.id = pe.entity_id"))
+            sites = set(db.execute("select name, flagged, round(score, 6) from sites"))
+        finally:
+            db.close()
+        return pages, verdicts, entities, sites
+
+    in_process, workers = crawl(0), crawl(1)
+    assert len(in_process[0]) > 30 and len(in_process[1]) > 30 and in_process[2]
+    for name, a, b in zip(("pages", "verdicts", "entities", "sites"), in_process, workers,
+                          strict=True):
+        assert a == b, f"{name} differ: {sorted(a ^ b)[:5]}"
