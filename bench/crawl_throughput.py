@@ -85,6 +85,8 @@ def run(script: str, *args: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--no-evidence", action="store_true",
+                        help="skip the (slow) run with WARC capture and screenshots")
     args = parser.parse_args()
 
     from tests.web.server import start_in_thread
@@ -94,20 +96,25 @@ def main() -> None:
         bare = run(BARE, str(args.pages), web.proxy_url, SEED)
         with tempfile.TemporaryDirectory() as data:
             full = run(FULL, str(args.pages), web.proxy_url, SEED, data, "plain")
-        with tempfile.TemporaryDirectory() as data:
-            evidence = run(FULL, str(args.pages), web.proxy_url, SEED, data, "evidence")
+        evidence = None
+        if not args.no_evidence:
+            with tempfile.TemporaryDirectory() as data:
+                evidence = run(FULL, str(args.pages), web.proxy_url, SEED, data, "evidence")
     finally:
         web.stop()
     bare_rate = bare["pages"] / bare["seconds"]
-    for name, result in (("bare Scrapy spider", bare), ("trawler full", full),
-                         ("trawler + evidence", evidence)):
+    runs = [("bare Scrapy spider", bare), ("trawler full", full)]
+    if evidence is not None:
+        runs.append(("trawler + evidence", evidence))
+    for name, result in runs:
         rate = result["pages"] / result["seconds"]
         flagged = f"  ({result['flagged']:.0f} flagged)" if "flagged" in result else ""
         print(f"{name:19}: {result['pages']:6.0f} pages in {result['seconds']:6.2f}s "
               f"= {rate:7.1f} pages/s{flagged}")
     print(f"ratio full/bare    : {full['pages'] / full['seconds'] / bare_rate:.2f}  "
           "(target >= 0.85)")
-    print(f"ratio evidence/bare: {evidence['pages'] / evidence['seconds'] / bare_rate:.2f}")
+    if evidence is not None:
+        print(f"ratio evidence/bare: {evidence['pages'] / evidence['seconds'] / bare_rate:.2f}")
 
 
 if __name__ == "__main__":

@@ -58,11 +58,11 @@ def read_page(page: RawPage) -> tuple[Extracted | None, ForumPage | None]:
     """Title, text, language and links of a body, and its posts when it is a forum page."""
     if not (page.text or not page.content_type):
         return None, None
-    extracted = extract_page(page.body, page.url, page.content_type)
+    decoded = decode_body(page.body, page.content_type)
+    extracted = extract_page(page.body, page.url, page.content_type, decoded)
     forum = None
     if page.text and 200 <= (page.status or 0) < 300:
-        html, _ = decode_body(page.body, page.content_type)
-        forum = read_forum_page(html, page.url)
+        forum = read_forum_page(decoded[0], page.url)
     return extracted, forum
 
 

@@ -20,6 +20,9 @@ REDIRECT_MAX_TIMES = 5
 DOWNLOAD_TIMEOUT = 20
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
+# Scrapy starts this many tasks for every response's output; a page yields one item and its
+# links, so the default 100 spends more time creating tasks than handling the output.
+CONCURRENT_ITEMS = 8
 DOWNLOAD_DELAY = 0
 DEPTH_LIMIT = 0  # the spider applies per-seed depth itself
 DEPTH_PRIORITY = 1  # breadth first

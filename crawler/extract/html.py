@@ -6,7 +6,6 @@ that words from neighbouring cells and list items never run together.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -21,8 +20,6 @@ _DROP = ("script", "style", "noscript", "template", "svg", "math", "nav", "head"
 _BLOCK = ("p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "ul",
           "ol", "table", "section", "article", "header", "footer", "main", "form", "blockquote",
           "pre", "dt", "dd", "option", "label", "button", "hr", "address", "figure", "figcaption")
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
-_BLANK_LINES = re.compile(r"\n\s*\n+")
 _LINK_ATTRS = (("a", "href"), ("area", "href"), ("frame", "src"), ("iframe", "src"))
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -61,8 +58,9 @@ def normalize_link(base: str, href: str) -> str | None:
 
 
 def clean_text(raw: str) -> str:
-    lines = (_SPACES.sub(" ", line).strip() for line in raw.split("\n"))
-    return _BLANK_LINES.sub("\n", "\n".join(line for line in lines if line)).strip()
+    """Runs of white space made one space, lines stripped, blank lines dropped."""
+    lines = (" ".join(line.split()) for line in raw.replace("\u200b", " ").split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def extract_html(html: str, url: str) -> Extracted:
@@ -100,9 +98,13 @@ def extract_html(html: str, url: str) -> Extracted:
                      links=links)
 
 
-def extract_page(body: bytes, url: str, content_type: str | None = None) -> Extracted:
-    """Decode and extract one fetched body; plain text passes through as text."""
-    decoded, encoding = decode_body(body, content_type)
+def extract_page(body: bytes, url: str, content_type: str | None = None,
+                 decoded: tuple[str, str] | None = None) -> Extracted:
+    """Decode and extract one fetched body; plain text passes through as text.
+
+    ``decoded`` is ``decode_body``'s answer when the caller already has it.
+    """
+    decoded, encoding = decoded or decode_body(body, content_type)
     if is_html(content_type, body):
         result = extract_html(decoded, url)
     else:

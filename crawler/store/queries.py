@@ -121,6 +121,9 @@ async def save_entities(session: AsyncSession,
                                            context=getattr(e, "context", None)))
 
 
+REASON_PAGES = 50  # a site's reasons sum those of its strongest flagged pages
+
+
 def _site_reasons(page_reasons: list[list[dict[str, Any]]], limit: int = 8) -> list[dict[str, Any]]:
     """Top reasons across a site's flagged pages: summed weights per (feature, term)."""
     total: Counter[tuple[str, str | None]] = Counter()
@@ -134,17 +137,20 @@ def _site_reasons(page_reasons: list[list[dict[str, Any]]], limit: int = 8) -> l
 
 
 async def refresh_sites(session: AsyncSession, ids: Iterable[int]) -> None:
-    """Derive each site's score, flag, counts, language and reasons from its pages' verdicts."""
+    """Derive each site's score, flag, counts, language and reasons from its pages' verdicts.
+
+    Called after every stored batch, so it reads only small columns of all the site's verdicts
+    and the reasons of its strongest flagged pages: a big site does not make each batch slower.
+    """
     from classifiers.site import aggregate_site
 
     for site_id in set(ids):
         site = await session.get(Site, site_id)
         if site is None:
             continue
-        rows = (await session.execute(
-            select(Verdict.score, Verdict.threshold, Verdict.label, Verdict.reasons, Page.lang)
-            .join(Page, Page.id == Verdict.page_id).where(Page.site_id == site_id)
-        )).all()
+        of_site = (select(Verdict.score, Verdict.threshold, Verdict.label, Page.lang)
+                   .join(Page, Page.id == Verdict.page_id).where(Page.site_id == site_id))
+        rows = (await session.execute(of_site)).all()
         site.pages_count = await session.scalar(
             select(func.count()).select_from(Page).where(Page.site_id == site_id)) or 0
         site.last_seen = datetime.now(UTC)
@@ -153,9 +159,13 @@ async def refresh_sites(session: AsyncSession, ids: Iterable[int]) -> None:
         threshold = rows[0][1]
         site.score, site.flagged = aggregate_site([r[0] for r in rows], threshold)
         site.flagged_pages = sum(1 for r in rows if r[2] == "drugs")
-        langs = Counter(r[4] for r in rows if r[4])
+        langs = Counter(r[3] for r in rows if r[3])
         site.lang = langs.most_common(1)[0][0] if langs else None
-        site.reasons = _site_reasons([r[3] for r in rows if r[2] == "drugs"])
+        strongest = await session.scalars(
+            select(Verdict.reasons).join(Page, Page.id == Verdict.page_id)
+            .where(Page.site_id == site_id, Verdict.label == "drugs")
+            .order_by(Verdict.score.desc(), Verdict.page_id).limit(REASON_PAGES))
+        site.reasons = _site_reasons(list(strongest))
 
 
 def site_summary(site: Site) -> dict[str, Any]:
