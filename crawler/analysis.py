@@ -17,6 +17,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -88,10 +90,21 @@ _model: Any = None
 
 def _start_worker(model_path: str | None) -> None:
     global _model
+    _exit_with_parent(os.getppid())
     if model_path:
         from classifiers import load_model
 
         _model = load_model(model_path)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the crawl process is gone (``kill -9`` leaves no orphans behind)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _ready() -> int:

@@ -56,6 +56,26 @@ def fetched(data: Path) -> int:
         return 0
 
 
+def children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def env_for(tmp: Path) -> dict[str, str]:
     config = tmp / "fast.toml"
     config.write_text(FAST)
@@ -86,8 +106,15 @@ def test_kill_9_then_resume_gives_the_same_result(web, uninterrupted,  # type: i
         assert process.poll() is None, "the crawl ended before it could be killed"
         assert time.monotonic() < deadline, "the crawl made no progress"
         time.sleep(0.05)
+    workers = children(process.pid)
+    assert workers, "the crawl has no analysis worker processes"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    deadline = time.monotonic() + 15
+    while (left := [pid for pid in workers if Path(f"/proc/{pid}").exists()
+                    and not _zombie(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, "analysis workers outlived the killed crawl"
 
     before_pages, _ = outcome(tmp_path)
     assert 0 < len(before_pages) < len(uninterrupted[0])
