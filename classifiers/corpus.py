@@ -71,12 +71,26 @@ def read_corpus(paths: Iterable[str | Path]) -> list[Example]:
     return examples
 
 
+def strata(examples: Sequence[Example]) -> list[tuple[str, str, str]]:
+    """(source, label, market category) of each document. In a source with both labels (a
+    market), benign listings split by their top-level category (weapons, forgeries, guides...),
+    so that each kind of other goods counts; news sections and the like stay one stratum."""
+    labels: dict[str, set[str]] = {}
+    for e in examples:
+        labels.setdefault(e.source, set()).add(e.label)
+    return [(e.source, e.label,
+             (e.category or "").split("/")[0]
+             if e.label == "benign" and len(labels[e.source] - {"gray"}) > 1 else "")
+            for e in examples]
+
+
 def training_weights(examples: Sequence[Example]) -> np.ndarray:
-    """Per-document weights: each (source, label) stratum weighs as the square root of its size,
-    so 6,000 market listings do not drown 30 Russian shop bots; then positives and negatives are
-    balanced and the mean weight is 1."""
-    strata = Counter((e.source, e.label) for e in examples)
-    w = np.array([1.0 / np.sqrt(strata[(e.source, e.label)]) for e in examples])
+    """Per-document weights: each stratum (``strata``) weighs as the square root of its size,
+    so 6,000 market listings do not drown 30 Russian shop bots nor 500 guides 13 weapon
+    listings; then positives and negatives are balanced and the mean weight is 1."""
+    keys = strata(examples)
+    sizes = Counter(keys)
+    w = np.array([1.0 / np.sqrt(sizes[k]) for k in keys])
     y = np.array([e.y for e in examples])
     for c in (0, 1):
         if (y == c).any():

@@ -357,7 +357,10 @@ DERIVED = ("substance_any", "payment_ids", "selling_any", "benign_context",
            "substance_and_selling", "slang_and_selling", "substance_and_dead_drop",
            "selling_without_benign", "substance_without_selling", "selling_without_substance",
            "substance_offers", "substance_offers_unreported", "substance_reported",
-           "other_goods_offers", "other_goods_without_substance", "forum_without_offers")
+           "other_goods_offers", "other_goods_without_substance", "forum_without_offers",
+           "form_offers")
+# Family-agnostic signs of a substance: how it is packed and graded, how new ones are named.
+_FORM = ("cue:drug_form", "cue:nps_shape")
 # Segments either side of a substance's segment that count as "near" it.
 NEAR = 1
 
@@ -367,15 +370,20 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
     quantity and price patterns, and payment-identifier counts, log-scaled, plus combinations a
     linear model cannot form itself: substance words *near* an offer (a price, a dead drop, a
     cart; within ``NEAR`` lines or sentences), with and without police or court reporting nearby,
-    and offers of other goods (accounts, documents, weapons) on pages that name no substance.
+    and offers of other goods (accounts, documents, weapons) on pages that name no substance, and
+    offers of something shaped like a drug (a form, a purity, an NPS-style code) whatever its name.
 
     ``exclude_families`` drops families from the lexicon (for leave-one-family-out evaluation).
+    ``scale`` multiplies every lexicon column: with a larger scale the same regularisation costs
+    these few general features less than the many n-grams, so the model leans on them more.
     The lexicon read at ``fit`` is stored in the estimator, so a saved model is self-contained.
     """
 
     def __init__(self, head_chars: int = 6_000, tail_chars: int = 1_000,
-                 exclude_families: Sequence[str] = (), lexicon_dir: str | None = None):
+                 exclude_families: Sequence[str] = (), lexicon_dir: str | None = None,
+                 scale: float = 1.0):
         self.head_chars = head_chars
+        self.scale = scale
         self.tail_chars = tail_chars
         self.exclude_families = exclude_families
         self.lexicon_dir = lexicon_dir
@@ -541,7 +549,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         for name, value in derived.items():
             if name in index:
                 row[index[name]] = value
-        return np.log1p(row)
+        return np.log1p(row) * self.scale
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         rows = [self._row(*self._hits(text)) for text in X]
@@ -578,6 +586,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
             "substance_offers": substances[:3] + offers[:2],
             "substance_offers_unreported": substances[:3] + offers[:2],
             "substance_reported": substances[:3] + reported[:2],
+            "form_offers": collect(_FORM)[:3] + offers[:2],
             "other_goods_offers": goods[:3] + offers[:2],
             "other_goods_without_substance": goods,
             "forum_without_offers": terms.get("cue:forum", []),
@@ -627,18 +636,22 @@ def _segment_kinds(features: set[str]) -> set[str]:
         kinds.add("reported")
     if "cue:other_goods" in features:
         kinds.add("goods")
+    if any(f in features for f in _FORM):
+        kinds.add("form")
     return kinds
 
 
 def _near_counts(kinds: list[set[str]]) -> dict[str, float]:
-    """Segments naming a substance (or other goods) with an offer or reporting within ``NEAR``
-    segments of them."""
+    """Segments naming a substance (or other goods, or a drug's form) with an offer or reporting
+    within ``NEAR`` segments of them."""
     counts = dict.fromkeys(("substance_offers", "substance_offers_unreported",
-                            "substance_reported", "other_goods_offers"), 0.0)
+                            "substance_reported", "other_goods_offers", "form_offers"), 0.0)
     for i, own in enumerate(kinds):
-        if not own & {"substance", "goods"}:
+        if not own & {"substance", "goods", "form"}:
             continue
         near = set().union(*kinds[max(0, i - NEAR):i + NEAR + 1])
+        if "form" in own and "offer" in near and "reported" not in near:
+            counts["form_offers"] += 1
         if "substance" in own:
             if "offer" in near:
                 counts["substance_offers"] += 1

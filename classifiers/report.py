@@ -11,11 +11,93 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def _errors(r: dict[str, Any]) -> tuple[int, int]:
+    """(missed positives, false positives) behind a row's rates."""
+    missed = round((1 - r["recall"]) * r["positives"]) if r["recall"] is not None else 0
+    negatives = r["n"] - r["positives"]
+    false = round(r["false_positive_rate"] * negatives) if r["false_positive_rate"] else 0
+    return missed, false
+
+
 def _table(title: str, rows: dict[str, dict[str, Any]]) -> list[str]:
-    lines = [f"| {title} | n | positives | recall | false-positive rate |", "|---|---|---|---|---|"]
+    lines = [f"| {title} | n | positives | recall | false-positive rate | missed | false "
+             "positives |", "|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
+        missed, false = _errors(r)
         lines.append(f"| {name} | {r['n']} | {r['positives']} | {_pct(r['recall'])} | "
-                     f"{_pct(r['false_positive_rate'])} |")
+                     f"{_pct(r['false_positive_rate'])} | {missed} | {false} |")
+    return lines
+
+
+# How the model was improved and what limits it; figures are in the tables above.
+METHOD = [
+    "- Error analysis reads *out-of-fold* predictions on the training data (group-aware folds: "
+    "copies and mirrors never straddle a fold), never dev errors; dev only measures, and picks "
+    "the threshold. No rule or lexicon term was written for a dev document.",
+    "- What the out-of-fold errors showed, and what was done: a market's non-drug listings "
+    "(weapons, forgeries, guides) were outweighed by its thousands of drug listings, so "
+    "training weights now count each market category as a stratum of its own (sources "
+    "already were), which also lets the small negative sources weigh more; unseen "
+    "substances are recognised by their shape (forms, purity, NPS-style codes) as well as by "
+    "their names: out of fold and on the cannabis and RCs leave-outs these measured neutral; "
+    "they stay as the only cue for an NPS name no lexicon lists yet. The category weights "
+    "roughly halved false positives on non-drug market listings and cost a few points of "
+    "leave-out recall (a stricter model for listings of unknown substances). Weight and grade "
+    "words (\"half oz\", \"QP\", \"AAA\") were tried for unseen "
+    "families and dropped: they did not raise leave-out recall.",
+    "- Small dev sources (6 to 17 documents) make one error worth 6 to 17 points of recall or "
+    "false-positive rate: the 1 % target on them means no error at all, and their figures are "
+    "noisy estimates, not measurements of a rate.",
+    "- Known hard cases (seen out of fold in training data): menu strings of legal Telegram "
+    "bots (\"Личный кабинет\", \"Каталог товаров\") read like shop-bot menus; some drug-market "
+    "positives are one-line fragments with no drug or selling word, or bare lists of cities "
+    "and districts; a few \"legal forum\" pages are shops; harm-reduction recipes and "
+    "trip-report lists put doses next to substance names; market guides and eBooks about drugs "
+    "use a shop's words.",
+    "- Leave-one-family-out: a family the model has never seen is caught by selling patterns "
+    "and drug shapes only. Listings that carry neither (cannabis edibles, seeds, strain names "
+    "with a weight; psychedelic spores) are missed, which bounds recall on large, "
+    "vocabulary-specific families well below the target.",
+]
+
+# Issue #3's targets: what the card must show on dev, on unseen families, and in speed.
+MIN_SOURCE_RECALL = 0.97
+MAX_SOURCE_FPR = 0.01
+MIN_LEAVE_OUT_RECALL = 0.95
+MIN_PAGES_PER_SECOND = 1000
+
+
+def _targets(card: dict[str, Any]) -> list[str]:
+    """One line per target: met or not, and where not, which sources or families miss it."""
+    lines = []
+    dev = card.get("dev")
+    if dev:
+        rows = dev["by_source"].items()
+        low = [f"{s} {r['recall']:.3f} ({_errors(r)[0]} of {r['positives']} missed)"
+               for s, r in rows if r["recall"] is not None and r["recall"] < MIN_SOURCE_RECALL]
+        high = [f"{s} {r['false_positive_rate']:.3f} ({_errors(r)[1]} of "
+                f"{r['n'] - r['positives']})" for s, r in rows
+                if r["false_positive_rate"] is not None
+                and r["false_positive_rate"] > MAX_SOURCE_FPR]
+        lines.append(f"- dev recall >= {MIN_SOURCE_RECALL} on every positive source: "
+                     + ("**met**" if not low else "**not met**: " + "; ".join(low)))
+        lines.append(f"- dev false-positive rate <= {MAX_SOURCE_FPR:.0%} on every negative "
+                     "source: " + ("**met**" if not high else "**not met**: " + "; ".join(high)))
+    leave = card.get("leave_one_family_out")
+    if leave:
+        low = [f"{r['family']} {r['recall']:.3f}" for r in leave
+               if r["recall"] is not None and r["recall"] < MIN_LEAVE_OUT_RECALL]
+        lines.append(f"- leave-one-family-out recall >= {MIN_LEAVE_OUT_RECALL} for each family: "
+                     + ("**met**" if not low else "**not met**: " + "; ".join(low)))
+    else:
+        lines.append("- leave-one-family-out recall: not measured in this run (train with "
+                     "`--leave-out all`, as `make eval` does)")
+    rate = card.get("pages_per_second")
+    if rate:
+        lines.append(f"- >= {MIN_PAGES_PER_SECOND:,} pages/s on one core: "
+                     + ("**met**" if rate >= MIN_PAGES_PER_SECOND else "**not met**")
+                     + f" ({rate:,.0f} when the card was written; `bench/classifier.py` "
+                     "measures it again)")
     return lines
 
 
@@ -28,7 +110,9 @@ def render_card(card: dict[str, Any]) -> str:
         "psychoactive substances? Hashed word and character n-grams, trawler's own lexicons "
         "(configs/lexicons: substance families, NPS naming patterns, dead-drop and shop "
         "vocabulary, benign-context cues: police and court reporting, forums, harm reduction, "
-        "other goods), price-per-unit patterns and payment-identifier counts feed one logistic "
+        "other goods; family-agnostic drug shapes: forms and purity words, NPS-style codes "
+        "such as \"4-fa\" or \"25i-nbome\"), price-per-unit patterns and payment-identifier "
+        "counts feed one logistic "
         "regression with Platt calibration (group-aware folds). Co-occurrence features tell "
         "*selling a drug* (a substance named within a line or sentence of a price, dead drop or "
         "cart) from *reporting on drugs* (the same with police, court or reported-speech words "
@@ -40,6 +124,11 @@ def render_card(card: dict[str, Any]) -> str:
         "features with the page's matched terms, word n-grams, and all character n-grams as one "
         "`char_ngrams` sum); lower-scoring pages get none (`TrawlerModel.explain` gives them on "
         "demand).",
+        "",
+        "Training weights: every stratum (source and label; a market's non-drug listings also by "
+        "category: weapons, forgeries, guides...) weighs as the square root of its size, then "
+        "drug and benign documents weigh the same in total, so small sources (forums, bot "
+        "menus, eBay items, harm-reduction pages) and each kind of other illicit goods count.",
         "",
         f"- created: {card['created']}",
         f"- threshold: **{card['threshold']}** ({card['threshold_rule']})",
@@ -102,6 +191,8 @@ def render_card(card: dict[str, Any]) -> str:
                 f"{_pct(r['dev_false_positive_rate'])} |")
     if card.get("speed"):
         lines += ["", "## Speed", "", card["speed"]]
+    lines += ["", "## Targets (issue #3)", "", *_targets(card)]
+    lines += ["", "## Method and limitations", "", *METHOD]
     return "\n".join(lines) + "\n"
 
 

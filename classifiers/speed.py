@@ -44,12 +44,18 @@ def pages_per_second(model: TrawlerModel, pages: Sequence[Document], batch: int 
     return len(pages) / (time.perf_counter() - start)
 
 
-def describe(model: TrawlerModel, pages: Sequence[Document], batch: int = 64,
-             reasons: int = 10) -> str:
+def measure(model: TrawlerModel, pages: Sequence[Document], batch: int = 64,
+            reasons: int = 10) -> tuple[float, str]:
+    """(pages per second, one line saying what was measured)."""
     if not pages:
         raise ValueError("no pages to measure")
     rate = pages_per_second(model, pages, batch, reasons)
     kb = sum(len(p.text.encode()) for p in pages) / len(pages) / 1024
-    return (f"{rate:,.0f} pages/s on one core ({len(pages)} pages, mean {kb:.1f} kB, "
-            f"at most {MAX_TEXT // 1000} kB of text each, batch {batch}, "
-            f"reasons {'on' if reasons else 'off'})")
+    return rate, (f"{rate:,.0f} pages/s on one core ({len(pages)} pages, mean {kb:.1f} kB, "
+                  f"at most {MAX_TEXT // 1000} kB of text each, batch {batch}, "
+                  f"reasons {'on' if reasons else 'off'})")
+
+
+def describe(model: TrawlerModel, pages: Sequence[Document], batch: int = 64,
+             reasons: int = 10) -> str:
+    return measure(model, pages, batch, reasons)[1]

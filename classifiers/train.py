@@ -125,9 +125,10 @@ def train(data: Sequence[str | Path], out: str | Path, dev: Sequence[str | Path]
         card["dev"] = evaluate(model, read_corpus(dev), scores=None)
         write_plots(out, [e.y for e in dev_examples], scores, threshold)
     if dev_examples:
-        from classifiers.speed import bench_pages, describe
+        from classifiers.speed import bench_pages, measure
 
-        card["speed"] = describe(model, bench_pages(dev_examples, 2000))
+        rate, card["speed"] = measure(model, bench_pages(dev_examples, 2000))
+        card["pages_per_second"] = round(rate)
     card["load_seconds"] = _load_seconds(out)
     if leave_out:
         card["leave_one_family_out"] = []

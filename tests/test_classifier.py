@@ -87,6 +87,17 @@ def test_nps_patterns_catch_unlisted_names() -> None:
     assert hits.get("substance:opioids")
 
 
+def test_drug_shapes_are_read_whatever_the_name() -> None:
+    lexicon = LexiconFeatures(exclude_families=("stimulants",)).fit([])
+    names = lexicon.feature_names_
+    offer = "4-FA crystals 1g $40, 5g $150. Stealth shipping."
+    hits = lexicon.explain(offer)
+    assert hits["cue:nps_shape"] == ["4-fa"] and "crystals" in hits["cue:drug_form"]
+    assert float(lexicon.transform([offer])[0, names.index("form_offers")]) > 0
+    assert not lexicon.explain("3-day shipping, 5-star seller, covid-19, ak-47").get(
+        "cue:nps_shape")
+
+
 def test_leave_out_family_drops_its_terms() -> None:
     lexicon = LexiconFeatures(exclude_families=("cathinones",)).fit([])
     assert "substance:cathinones" not in lexicon.feature_names_
@@ -266,6 +277,23 @@ def test_corpus_reading_and_weights(tmp_path: Path) -> None:
     assert [e.category for e in examples] == ["Drugs/RCs", None]
     weights = training_weights(examples)
     assert weights.mean() == pytest.approx(1.0)
+    assert training_weights(examples[:1]).mean() == pytest.approx(1.0)  # one label only
     path.write_text('{"label": "maybe"}\n', encoding="utf-8")
     with pytest.raises(Exception, match=r"c\.jsonl:1"):
         read_corpus([path])
+
+
+def test_market_categories_weigh_apart() -> None:
+    """A market's benign listings weigh per category (one weapon listing as much as four guides);
+    a source of one label (news sections) stays one stratum."""
+    def doc(i: int, source: str, label: str, category: str) -> Example:
+        return Example(id=str(i), source=source, lang="en", label=label, kind="k",
+                       group=str(i), text="x", category=category)
+
+    examples = [doc(0, "market", "drugs", "Drugs/RCs"), doc(1, "market", "benign", "Weapons"),
+                *(doc(i, "market", "benign", "Information/Guides") for i in range(2, 6)),
+                doc(6, "news", "benign", "Sports"),
+                *(doc(i, "news", "benign", "Politics") for i in range(7, 10))]
+    w = training_weights(examples)
+    assert w[1] == pytest.approx(2 * w[2])  # 1 weapon listing vs 4 guides: 1/sqrt(1), 1/sqrt(4)
+    assert w[6] == pytest.approx(w[7])  # news: one stratum of 4
