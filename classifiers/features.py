@@ -480,7 +480,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         window = page_window(text, self.head_chars, self.tail_chars)
         hits: dict[str, Counter] = {}
         cache = self.__dict__["_token_features"]
-        kinds: list[set[str]] = []  # per segment: "substance", "offer", "reported", "goods"
+        kinds: list[frozenset[str]] = []  # per segment: "substance", "offer", "reported", ...
         for part, tokens in segments(window):
             found_here: set[str] = set()
             for token in tokens:
@@ -489,7 +489,10 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
                     found = self._features_of(token)
                 if found:
                     for feature in found:
-                        hits.setdefault(feature, Counter())[token] += 1
+                        counter = hits.get(feature)
+                        if counter is None:
+                            counter = hits[feature] = Counter()
+                        counter[token] += 1
                     found_here.update(found)
             starts = multi.keys() & tokens
             for i in [i for i, t in enumerate(tokens) if t in starts] if starts else ():
@@ -626,7 +629,22 @@ def _amounts(part: str, hits: dict[str, Counter]) -> set[str]:
     return found
 
 
-def _segment_kinds(features: set[str]) -> set[str]:
+_KINDS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _segment_kinds(features: set[str]) -> frozenset[str]:
+    """What a segment holds (substance, offer, reported, goods, form), memoised: pages repeat
+    the same few combinations of features line after line."""
+    key = frozenset(features)
+    kinds = _KINDS.get(key)
+    if kinds is None:
+        if len(_KINDS) > 100_000:
+            _KINDS.clear()
+        kinds = _KINDS[key] = frozenset(_kinds_of(features))
+    return kinds
+
+
+def _kinds_of(features: set[str]) -> set[str]:
     kinds = set()
     if any(f.startswith("substance:") for f in features):
         kinds.add("substance")
@@ -641,7 +659,7 @@ def _segment_kinds(features: set[str]) -> set[str]:
     return kinds
 
 
-def _near_counts(kinds: list[set[str]]) -> dict[str, float]:
+def _near_counts(kinds: list[frozenset[str]]) -> dict[str, float]:
     """Segments naming a substance (or other goods, or a drug's form) with an offer or reporting
     within ``NEAR`` segments of them."""
     counts = dict.fromkeys(("substance_offers", "substance_offers_unreported",
