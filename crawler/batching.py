@@ -29,16 +29,17 @@ class MicroBatcher(Generic[T, R]):
     async def submit(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
+        # A worker that found the queue empty has ended, though its done-callback may not have
+        # run yet: count only the running ones, or this item could wait for nobody.
+        self._workers = {w for w in self._workers if not w.done()}
         if len(self._workers) < self.max_in_flight:
-            worker = asyncio.ensure_future(self._run())
-            self._workers.add(worker)
-            worker.add_done_callback(self._workers.discard)
+            self._workers.add(asyncio.ensure_future(self._run()))
         return await future
 
     async def drain(self) -> None:
         """Wait until everything submitted so far has been handled."""
-        while self._workers:
-            await asyncio.shield(asyncio.gather(*self._workers))
+        while running := [w for w in self._workers if not w.done()]:
+            await asyncio.shield(asyncio.gather(*running))
 
     async def _run(self) -> None:
         while self._queue:

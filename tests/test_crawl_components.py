@@ -125,6 +125,38 @@ async def test_micro_batcher_batches_and_keeps_order() -> None:
     assert sizes == [10, 10, 5]
 
 
+async def test_micro_batcher_serves_one_awaited_item_after_another() -> None:
+    """Each submit awaited before the next (as a pipeline does): the worker that served the last
+    one has ended, and the next item must still get a worker."""
+    async def double(items: list[int]) -> list[int]:
+        return [2 * i for i in items]
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(double, max_size=4, max_wait=0.001)
+
+    async def one_after_another() -> list[int]:
+        return [await batcher.submit(i) for i in range(20)]  # in this task, as a pipeline does
+
+    assert await asyncio.wait_for(one_after_another(), timeout=5) == [2 * i for i in range(20)]
+    await asyncio.wait_for(batcher.drain(), timeout=5)
+
+
+async def test_micro_batcher_runs_batches_side_by_side() -> None:
+    running, most = 0, 0
+
+    async def slow(items: list[int]) -> list[int]:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        return items
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(slow, max_size=2, max_wait=0.001,
+                                                   max_in_flight=3)
+    assert await asyncio.gather(*(batcher.submit(i) for i in range(12))) == list(range(12))
+    assert most == 3
+
+
 async def test_micro_batcher_reports_a_failure_to_every_waiter_and_goes_on() -> None:
     async def fail_on_three(items: list[int]) -> list[int]:
         if 3 in items:
