@@ -46,6 +46,15 @@ def test_meta_charset_is_used_when_header_is_silent() -> None:
     assert RU in text
 
 
+def test_cyrillic_text_after_a_long_ascii_head_is_still_sniffed() -> None:
+    """A big inline script before the text: the bytes judged must reach the Cyrillic."""
+    html = PAGE.replace("<head>", '<head><meta charset="windows-1251"><script>'
+                        + "var x = 1;\n" * 2000 + "</script>")
+    text, encoding = decode_body(html.encode("cp1251"), "text/html")
+    assert encoding == "cp1251"
+    assert RU in text
+
+
 def test_broken_bytes_do_not_raise_and_keep_the_readable_text() -> None:
     body = PAGE.encode("utf-8")
     broken = body[:200] + b"\xff\xfe\xc3" + body[200:]

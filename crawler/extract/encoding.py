@@ -17,7 +17,7 @@ _UPPER_CYR = re.compile(f"[{_LOWER.upper()}]")
 # The most frequent Russian letters; a correct decoding has many of them in lower case.
 _COMMON = re.compile("[оеаинтсрвл]")
 _BAD = re.compile("[\ufffd\x80-\x9f]")
-_SAMPLE = 16384  # bytes judged; a page's first 16 kB tell its encoding
+_SAMPLE = 65536  # bytes judged; a page's first 64 kB tell its encoding
 
 
 def _canonical(name: str | None) -> str | None:
@@ -72,17 +72,15 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]
             return body[len(bom):].decode(name, "replace"), name
 
     claims = [c for c in (header_charset(content_type), meta_charset(body)) if c]
-    sample = body[:65536]
-    has_high = any(b >= 0x80 for b in sample)
-    if not has_high:
+    sample = body[:_SAMPLE]
+    if sample.isascii():
         name = claims[0] if claims and claims[0] not in ("utf-16-le", "utf-16-be") else "utf-8"
         return body.decode(name, "replace"), name
 
     # Valid UTF-8 with non-ASCII bytes is practically never a single-byte Cyrillic page
     # (cp1251/koi8-r letters are not valid continuation sequences), whatever the headers say.
-    if _clean_utf8(body[:_SAMPLE], whole=len(body) <= _SAMPLE):
+    if _clean_utf8(sample, whole=len(body) <= _SAMPLE):
         return body.decode("utf-8", "replace"), "utf-8"
-    sample = body[:_SAMPLE]
     candidates: list[str] = []
     for name in (*claims, *_CYRILLIC_CANDIDATES):
         if name not in candidates:
