@@ -114,12 +114,12 @@ class JobHeartbeat:
                 return
             if obey and job.control in ("pause", "stop") and self.crawler.engine is not None:
                 reason = "paused" if job.control == "pause" else "stopped"
-            if obey and (reason or self._closing is not None):
+            if obey and (self.closing_reason or reason):
                 # Seen by operators (and tests): the job is finishing its in-flight pages.
-                self.snapshot["closing"] = reason or self.closing_reason
+                self.snapshot["closing"] = self.closing_reason or reason
             job.stats = self.snapshot
             job.heartbeat_at = datetime.now(UTC)
-        if reason and self._closing is None:
+        if reason and self.closing_reason is None:
             self.closing_reason = reason
             self._closing = asyncio.ensure_future(
                 self.crawler.engine.close_spider_async(reason=reason))

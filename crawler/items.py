@@ -27,7 +27,6 @@ class PageItem:
     extracted: Extracted | None = None
     verdict: Any = None  # classifiers.PageVerdict, set by the classify pipeline
     entities: list[Any] = field(default_factory=list)  # set by the entity pipeline
-    analysed: bool = False  # entities and verdict came from an analysis worker (crawler.analysis)
     frontier_url: str | None = None  # the URL as the job scheduled it (before redirects)
     forum: Any = None  # crawler.forums.ForumPage on forum thread pages, with its posts
     page_id: int | None = None  # set by the store pipeline

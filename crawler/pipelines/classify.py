@@ -1,7 +1,7 @@
 """Classification pipeline: page verdicts in micro-batches, computed off the reactor thread.
 
-Used when pages are analysed in the crawl process (``analysis_workers = 0``); pages from an
-analysis worker (``crawler.analysis``) arrive classified.
+Used when pages are analysed in the crawl process (``analysis_workers = 0``); an analysis
+worker (``crawler.analysis``) classifies them otherwise.
 
 A page the model fails on is still stored (without a verdict) and counted under
 ``trawler/errors/classify``: a classifier bug never loses a fetched page.
@@ -39,6 +39,8 @@ class ClassifyPipeline:
         path = crawler.settings.get("TRAWLER_MODEL_PATH")
         if not path:
             raise NotConfigured("no model configured")
+        if crawler.settings.getint("TRAWLER_ANALYSIS_WORKERS", 0) > 0:
+            raise NotConfigured("pages are classified in the analysis workers")
         return cls(load_model(path), crawler.settings.getint("TRAWLER_CLASSIFY_BATCH", 32),
                    crawler.stats)
 
@@ -47,8 +49,6 @@ class ClassifyPipeline:
         return await loop.run_in_executor(self._executor, self.model.classify, docs)
 
     async def process_item(self, item: PageItem) -> PageItem:
-        if item.analysed:  # the analysis worker classified it
-            return item
         document = page_document(item.extracted, item.url)
         if document is not None:
             try:

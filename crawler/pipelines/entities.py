@@ -1,6 +1,7 @@
 """Entity pipeline: payment and contact identifiers of each page, put on ``item.entities``.
 
-Pages analysed in a worker process (``crawler.analysis``) arrive with their entities.
+Used when pages are analysed in the crawl process (``analysis_workers = 0``); an analysis
+worker (``crawler.analysis``) finds them otherwise.
 
 Runs before classification so entity counts are there for whoever reads them; the store
 pipeline saves them per page (and so per site).
@@ -18,12 +19,12 @@ from crawler.items import PageItem
 class EntitiesPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> EntitiesPipeline:
-        if not crawler.settings.getbool("TRAWLER_ENTITIES", True):
-            raise NotConfigured("entity extraction switched off")
+        if crawler.settings.getint("TRAWLER_ANALYSIS_WORKERS", 0) > 0:
+            raise NotConfigured("entities are found in the analysis workers")
         return cls()
 
     async def process_item(self, item: PageItem) -> PageItem:
-        if item.extracted is None or item.error or item.analysed:
+        if item.extracted is None or item.error:
             return item
         item.entities = page_entities(item.extracted, item.body)
         return item

@@ -161,7 +161,7 @@ class TrawlerSpider(Spider):
         if self.analyser is not None:
             analysis = await self.analyser.analyse(page)
             item.extracted, forum = analysis.extracted, analysis.forum
-            item.entities, item.verdict, item.analysed = analysis.entities, analysis.verdict, True
+            item.entities, item.verdict = analysis.entities, analysis.verdict
             if analysis.failure:  # stored all the same, with what the worker could tell
                 self.logger.warning("%s: %s", response.url, analysis.failure)
                 self.crawler.stats.inc_value(

@@ -139,8 +139,8 @@ def _site_reasons(page_reasons: list[list[dict[str, Any]]], limit: int = 8) -> l
 async def refresh_sites(session: AsyncSession, ids: Iterable[int]) -> None:
     """Derive each site's score, flag, counts, language and reasons from its pages' verdicts.
 
-    Called after every stored batch, so it reads only small columns of all the site's verdicts
-    and the reasons of its strongest flagged pages: a big site does not make each batch slower.
+    Called after every stored batch: it reads small columns of all the site's verdicts, but the
+    reasons (JSON) of its ``REASON_PAGES`` strongest flagged pages only.
     """
     from classifiers.site import aggregate_site
 
