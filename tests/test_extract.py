@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from crawler.extract import extract_page, site_of_url
 from crawler.extract.encoding import decode_body
+from crawler.extract.html import link_resolver, normalize_link
 from crawler.extract.lang import detect_language
 
 RU = "Купить закладку в Минске: мефедрон 1г - 45$, оплата биткоином, оператор в телеграме."
@@ -110,3 +113,25 @@ def test_language(text: str, lang: str | None) -> None:
 ])
 def test_site_of_url(url: str, site: str) -> None:
     assert site_of_url(url) == site
+
+
+_BASES = ["http://h.example/a/b?q=1", "https://u:p@h.example:8080/x/", "http://h.example",
+          "ftp://files.example/y", "http://[::1]:80/a"]
+_HREFS = ["/p/1", "/", "/a/b/", "/a//b", "/a/./b", "/a/../b", "/a/.", "/.well-known/x", "/a;b",
+          "/a;", "/a?", "/a?b=1&c=2", "/a#f", "/a?b#f", " /a/b ", "//other.example/x", "/п/1",
+          "/a%20b", "/index.html", "/a/b.c/d", "/..", "/?x", "/a/?", "/a'b(c)", "/a b", "/a..b/",
+          "/a/..b", "/a:b@c", "/~u/", "/a?b?c", "/a?/..", "//", "///a", "/a///", "rel/x",
+          "../up", "?only=query", "#top", "mailto:x@y.example", "javascript:void(0)",
+          "HTTP://Upper.example/Path", ""]
+
+
+@pytest.mark.parametrize("base", _BASES)
+def test_link_resolver_agrees_with_normalize_link(base: str) -> None:
+    resolve = link_resolver(base)
+    assert [resolve(href) for href in _HREFS] == [normalize_link(base, href) for href in _HREFS]
+
+
+def test_plain_link_check_is_linear_on_hostile_hrefs() -> None:
+    started = time.perf_counter()
+    link_resolver("http://h.example/")("/" + "a/" * 20_000 + "#")
+    assert time.perf_counter() - started < 0.5

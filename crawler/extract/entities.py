@@ -14,6 +14,7 @@ for bech32, e-mail, Jabber and onion names.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
@@ -320,18 +321,23 @@ def _near_before(pattern: re.Pattern[str], text: str, start: int, span: int = 40
     return bool(pattern.search(window))
 
 
-_PLUS = re.compile(r"(?<![\w+])\+(?=[ (]{0,2}\d)")
+_PLUS = re.compile(r"\+(?<![\w+]\+)(?=[ (]{0,2}\d)")  # a literal first: the engine jumps to it
 _PHONE_SPAN = 40  # '+', up to 15 digits and their separators
+# The least a number with its country code shows: 7 digits (3 for the country, 4 for the
+# subscriber), each after at most 4 separators (what libphonenumber's matcher allows).
+_PHONE_SHAPE = re.compile(r"\+(?:[^\w\n]{0,4}\d){7}")
 
 
 def _international_numbers(text: str) -> Iterator[tuple[int, int, str]]:
     """Phone numbers written with their country code (``+375 29 ...``), with their spans.
 
     libphonenumber's matcher is slow on long pages full of other numbers (prices, dates), so it
-    reads only a short window from each ``+`` that a digit follows.
+    reads only a short window from each ``+`` that enough digits follow ("+4°C" is no number).
     """
     for plus in _PLUS.finditer(text):
         begin = plus.start()
+        if not _PHONE_SHAPE.match(text, begin):
+            continue
         window = text[begin:begin + _PHONE_SPAN].split("\n", 1)[0]
         for m in phonenumbers.PhoneNumberMatcher(window, None, phonenumbers.Leniency.VALID):
             if m.start == 0:
@@ -420,6 +426,7 @@ def _scan(text: str) -> Iterator[tuple[int, int, FoundEntity]]:
                 yield m.start(), m.end(), found
 
 
+@functools.lru_cache(maxsize=4096)  # a site's pages share their navigation links
 def _link_text(link: str) -> str:
     """What a link says about identifiers: the host of web links, the target of the others."""
     scheme, _, rest = link.partition(":")
@@ -448,9 +455,13 @@ def extract_entities(text: str, links: Iterable[str] = ()) -> list[FoundEntity]:
         if key not in found:
             found[key] = FoundEntity(entity.kind, entity.value, True,
                                      _context(text, start, end), entity.detail)
+    scanned: dict[str, list[FoundEntity]] = {}  # a page's links mostly share a few hosts
     for link in links:
         described = _link_text(link)
-        for _, _, entity in _scan(described):
+        entities = scanned.get(described)
+        if entities is None:
+            entities = scanned[described] = [entity for _, _, entity in _scan(described)]
+        for entity in entities:
             key = (entity.kind, entity.value)
             if key not in found:
                 found[key] = FoundEntity(entity.kind, entity.value, True, f"link: {link}",

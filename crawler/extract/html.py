@@ -6,6 +6,8 @@ that words from neighbouring cells and list items never run together.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -57,6 +59,28 @@ def normalize_link(base: str, href: str) -> str | None:
     return url
 
 
+# Root-relative links that urljoin answers with the base's origin followed by the link itself:
+# no fragment, no empty query, no "//" or ";" (which it rewrites), no "." or ".." segment.
+_PLAIN_ROOT_LINK = re.compile(r"/(?!/)(?:[A-Za-z0-9_.~%!$&'()*+,=:@-]|/(?!/))*"
+                              r"(?:\?[A-Za-z0-9_.~%!$&'()*+,=:@/?-]+)?")
+
+
+def link_resolver(base: str) -> Callable[[str], str | None]:
+    """``normalize_link`` for the links of one page: plain root-relative links ("/p/12",
+    "/shop?page=2"), most of a page's links, skip urljoin's parsing."""
+    parts = urlsplit(base)
+    origin = (f"{parts.scheme}://{parts.netloc}"
+              if parts.scheme in ("http", "https") and parts.hostname else None)
+
+    def resolve(href: str) -> str | None:
+        href = href.strip()
+        if origin and _PLAIN_ROOT_LINK.fullmatch(href) and "/." not in href:
+            return origin + href
+        return normalize_link(base, href)
+
+    return resolve
+
+
 def clean_text(raw: str) -> str:
     """Runs of white space made one space, lines stripped, blank lines dropped."""
     lines = (" ".join(line.split()) for line in raw.replace("\u200b", " ").split("\n"))
@@ -80,9 +104,10 @@ def extract_html(html: str, url: str) -> Extracted:
 
     links: list[str] = []
     seen: set[str] = set()
+    resolve = link_resolver(base)
     for tag, attr in _LINK_ATTRS:
         for el in doc.iter(tag):
-            link = normalize_link(base, el.get(attr) or "")
+            link = resolve(el.get(attr) or "")
             if link and link not in seen:
                 seen.add(link)
                 links.append(link)

@@ -40,7 +40,7 @@ def _letter_evidence(letters: str) -> dict[str, float]:
     }
 
 
-def detect_language(text: str, sample: int = 6000) -> str | None:
+def detect_language(text: str, sample: int = 3000) -> str | None:
     lowered = text[:sample].lower()
     words = _WORD.findall(lowered)
     if not words:

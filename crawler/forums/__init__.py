@@ -21,10 +21,15 @@ __all__ = ["ForumPage", "ForumPost", "detect_engine", "read_forum_page", "thread
 
 MAX_POST_CHARS = 20_000
 _URL_HINT = re.compile(r"forum|thread|topic|board|форум|тема", re.IGNORECASE)
-# What the generic shape selects: post-like classes or ids, thread and board links.
-_GENERIC_HINT = re.compile(
-    r"""(?:class|id)\s*=\s*["']?[^"'>]*\b(?:post|message|reply|forum|thread|topic|board)"""
-    r"""|href\s*=\s*["']?[^"'>]*(?:thread|topic|forum|board)""", re.IGNORECASE)
+# What the generic shape selects: post-like classes or ids, thread and board links. Matched
+# against the lower-cased page, one pattern per literal start (an alternation or a leading \b
+# would make the regex engine try every position of the page).
+_GENERIC_HINTS = tuple(re.compile(p) for p in (
+    r"""class\s*=\s*["']?[^"'>]*\b(?:post|message|reply|forum|thread|topic|board)""",
+    r"""id\s*=\s*["']?[^"'>]*\b(?:post|message|reply|forum|thread|topic|board)""",
+    r"""href\s*=\s*["']?[^"'>]*(?:thread|topic|forum|board)"""))
+_ENGINE_HEAD = 200_000  # characters of a page that engine markers are looked for in
+_HINT_HEAD = 50_000
 _SPACE = re.compile(r"\s+")
 _REPLY_PREFIX = re.compile(r"^(?:ответ|reply)\s*#\s*\d+\s*(?:on)?\s*:?\s*", re.IGNORECASE)
 
@@ -63,10 +68,19 @@ class ForumPage:
 
 def detect_engine(html: str) -> str | None:
     """The named engine whose markers the page shows most, or None."""
-    head = html[:200_000].lower()
+    return _engine_of(html[:_ENGINE_HEAD].lower())
+
+
+def _engine_of(head: str) -> str | None:
     scores = {shape.name: sum(1 for m in shape.markers if m.search(head)) for shape in ENGINES}
     best = max(scores, key=lambda name: scores[name])
     return best if scores[best] else None
+
+
+def _looks_generic(head: str, url: str) -> bool:
+    """Whether a page with no engine's markers may still be a hand-made forum."""
+    return bool(_URL_HINT.search(url)) or any(p.search(head, 0, _HINT_HEAD)
+                                               for p in _GENERIC_HINTS)
 
 
 def _clean(text: str) -> str:
@@ -148,8 +162,9 @@ def _links(doc: lxml.html.HtmlElement, selector: str, base: str, site: str) -> l
 
 def read_forum_page(html: str, url: str) -> ForumPage | None:
     """Read a page as a forum page; None when it is not one."""
-    engine = detect_engine(html)
-    if engine is None and not (_URL_HINT.search(url) or _GENERIC_HINT.search(html[:50_000])):
+    head = html[:_ENGINE_HEAD].lower()
+    engine = _engine_of(head)
+    if engine is None and not _looks_generic(head, url):
         return None
     try:
         doc = lxml.html.fromstring(html)

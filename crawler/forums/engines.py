@@ -30,14 +30,16 @@ class EngineShape:
 
 
 def _markers(*patterns: str) -> tuple[re.Pattern[str], ...]:
-    """Markers are matched against the lower-cased page (faster than IGNORECASE)."""
+    r"""Markers are matched against the lower-cased page (faster than IGNORECASE). Each starts
+    with a literal, so the regex engine jumps from one occurrence to the next: a leading \b or
+    look-behind would make it try every position of the page (hence "phpbb(?<!\wphpbb)\b")."""
     return tuple(re.compile(p.lower()) for p in patterns)
 
 
 ENGINES: tuple[EngineShape, ...] = (
     EngineShape(
         name="phpbb",
-        markers=_markers(r'<body[^>]+id="phpbb"', r"\bphpbb\b", r"prosilver",
+        markers=_markers(r'<body[^>]+id="phpbb"', r"phpbb(?<!\wphpbb)\b", r"prosilver",
                          r"view(?:topic|forum)\.php\?", r'class="[^"]*\bpostbody\b'),
         post="div.post, div.postbody-wrapper",
         author=".postprofile .username, .postprofile .username-coloured, p.author a.username, "
