@@ -36,6 +36,8 @@ DOWNLOAD_HANDLERS = {
 }
 
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.refresh.MetaRefreshMiddleware": 580,  # Scrapy's place for it
     "crawler.middlewares.routing.RoutingMiddleware": 700,
     # Scrapy's HttpProxyMiddleware (750) applies the proxy environment variables.
     "crawler.middlewares.safety.SafetyMiddleware": 760,

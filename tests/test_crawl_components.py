@@ -1,4 +1,5 @@
-"""Crawl components one by one: safety guard, routing, the aiohttp download handler, batching."""
+"""Crawl components one by one: safety guard, routing, meta refresh, the aiohttp download handler,
+batching."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import asyncio
 import pytest
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
+from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from crawler.batching import MicroBatcher
 from crawler.download import RoutingDownloadHandler, TorUnavailableError
+from crawler.middlewares.refresh import MetaRefreshMiddleware
 from crawler.middlewares.routing import RoutingMiddleware
 from crawler.middlewares.safety import BlockedAddressError, SafetyMiddleware
 from tests.conftest import free_port
@@ -193,3 +196,23 @@ async def test_a_classifier_failure_keeps_the_page_without_a_verdict() -> None:
     assert item.verdict is None
     assert stats.get_value("trawler/errors/classify") == 1
     await pipeline.close_spider()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1251", "utf-16"])
+def test_meta_refresh_is_followed_in_any_encoding(encoding: str) -> None:
+    middleware = MetaRefreshMiddleware.from_crawler(get_crawler())
+    request = Request("http://edge.example/meta-refresh")
+    html = ('<html><head><META HTTP-EQUIV="Refresh" content="0; url=/redirect/final"></head>'
+            "<body><p>Переходим…</p></body></html>")
+    response = HtmlResponse(request.url, body=html.encode(encoding), request=request,
+                            headers={"Content-Type": f"text/html; charset={encoding}"})
+    redirected = middleware.process_response(request, response)
+    assert isinstance(redirected, Request)
+    assert redirected.url == "http://edge.example/redirect/final"
+
+    plain = HtmlResponse(request.url, body="<p>refresh нет, только слово</p>".encode(encoding),
+                         request=request,
+                         headers={"Content-Type": f"text/html; charset={encoding}"})
+    assert middleware.process_response(request, plain) is plain
+    without = HtmlResponse(request.url, body=b"<p>nothing here</p>" * 100, request=request)
+    assert middleware.process_response(request, without) is without

@@ -18,8 +18,9 @@ from crawler.store.queries import list_sites, save_pages, site_summary
 
 
 class _Entity:
-    def __init__(self, kind: str, value: str) -> None:
-        self.kind, self.value, self.valid, self.context, self.detail = kind, value, True, "", {}
+    def __init__(self, kind: str, value: str, context: str = "") -> None:
+        self.kind, self.value, self.context = kind, value, context
+        self.valid, self.detail = True, {}
 
 
 def _item(url: str, site: str, score: float | None, text: str = "текст",
@@ -60,13 +61,24 @@ async def _exercise(url: str) -> None:
             assert await session.scalar(select(func.count()).select_from(Entity)) == 1
             assert await session.scalar(select(func.count()).select_from(PageEntity)) == 2
 
-        # A re-crawl updates the page in place instead of adding a second row.
+        # A re-crawl updates the page in place instead of adding a second row; its entity link
+        # keeps one row, with the context of the first sighting on the new fetch.
+        wallet = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
+        recrawl = _item("http://shop.example/", "shop.example", 0.10, entities=[
+            _Entity("btc", wallet, "оплата на кошелёк"), _Entity("btc", wallet, "ещё раз"),
+            _Entity("telegram", "@shop_bot", "пишите")])
         async with db.session() as session, session.begin():
-            await save_pages(session, [_item("http://shop.example/", "shop.example", 0.10)], None)
+            await save_pages(session, [recrawl], None)
         async with db.session() as session:
             assert await session.scalar(select(func.count()).select_from(Page)) == 34
             shop_site = await session.scalar(select(Site).where(Site.name == "shop.example"))
             assert shop_site.flagged_pages == 1
+            assert await session.scalar(select(func.count()).select_from(Entity)) == 2
+            links = (await session.execute(
+                select(Entity.kind, PageEntity.context).join(Entity)
+                .where(PageEntity.page_id == recrawl.page_id))).all()
+            assert sorted(links) == [("btc", "оплата на кошелёк"), ("telegram", "пишите")]
+            assert await session.scalar(select(func.count()).select_from(PageEntity)) == 3
     finally:
         await db.close()
 

@@ -1,1 +1,1 @@
-"""Downloader middlewares, one concern each: safety guard and proxy routing."""
+"""Downloader middlewares, one concern each: safety guard, proxy routing, meta refresh."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import IGNORED_EXTENSIONS
-from scrapy.utils.url import url_has_any_extension
 from twisted.python.failure import Failure
 
 from crawler.analysis import Analyser, RawPage, read_page
@@ -26,7 +26,7 @@ from crawler.forums import ForumPage
 from crawler.frontier import Entry, Frontier
 from crawler.items import PageItem
 
-_SKIP_EXTENSIONS = {f".{e}" for e in IGNORED_EXTENSIONS}
+_SKIP_EXTENSIONS = tuple(f".{e}" for e in IGNORED_EXTENSIONS)
 
 
 def _headers(headers: Any) -> dict[str, str]:
@@ -140,7 +140,7 @@ class TrawlerSpider(Spider):
         """The links of a fetched page that the crawl goes on to."""
         assert item.extracted is not None
         return [link for link in item.extracted.links
-                if not url_has_any_extension(link, _SKIP_EXTENSIONS)]
+                if not urlsplit(link).path.lower().endswith(_SKIP_EXTENSIONS)]
 
     async def parse(self, response: Response) -> AsyncIterator[PageItem | Request]:
         meta = response.meta

@@ -93,32 +93,50 @@ async def save_pages(session: AsyncSession, items: Sequence[PageItem],
 
 async def save_entities(session: AsyncSession,
                         found: Sequence[tuple[int | None, Sequence[Any]]]) -> None:
-    """Store entities (objects with kind, value, valid, context, detail) seen on pages."""
-    wanted = {(e.kind, e.value) for _, entities in found for e in entities}
-    if not wanted:
+    """Store entities (objects with kind, value, valid, context, detail) seen on pages.
+
+    A page links each entity once, with the context of its first sighting on that page (a page
+    seen again gets the context of its latest fetch). A few queries per batch, whatever its size.
+    """
+    first: dict[tuple[str, str], Any] = {}
+    for _, entities in found:
+        for e in entities:
+            first.setdefault((e.kind, e.value), e)
+    if not first:
         return
     known: dict[tuple[str, str], int] = {}
-    for kind in {k for k, _ in wanted}:
-        values = [v for k, v in wanted if k == kind]
+    for kind in {k for k, _ in first}:
+        values = [v for k, v in first if k == kind]
         rows = await session.execute(
             select(Entity.value, Entity.id).where(Entity.kind == kind, Entity.value.in_(values)))
         known.update({(kind, value): id_ for value, id_ in rows})
+    new = [Entity(kind=e.kind, value=e.value, valid=e.valid,
+                  detail=dict(getattr(e, "detail", None) or {}))
+           for key, e in first.items() if key not in known]
+    if new:
+        session.add_all(new)
+        await session.flush()
+        known.update({(row.kind, row.value): row.id for row in new})
+    page_ids = {page_id for page_id, entities in found if page_id is not None and entities}
+    links = {(row.page_id, row.entity_id): row for row in (await session.scalars(
+        select(PageEntity).where(PageEntity.page_id.in_(page_ids)))).all()}
     for page_id, entities in found:
+        if page_id is None:
+            continue
         linked: set[int] = set()
         for e in entities:
-            key = (e.kind, e.value)
-            if key not in known:
-                row = Entity(kind=e.kind, value=e.value, valid=e.valid,
-                             detail=dict(getattr(e, "detail", None) or {}))
-                session.add(row)
-                await session.flush()
-                known[key] = row.id
-            entity_id = known[key]
-            if page_id is None or entity_id in linked:
+            entity_id = known[(e.kind, e.value)]
+            if entity_id in linked:
                 continue
             linked.add(entity_id)
-            await session.merge(PageEntity(page_id=page_id, entity_id=entity_id,
-                                           context=getattr(e, "context", None)))
+            context = getattr(e, "context", None)
+            row = links.get((page_id, entity_id))
+            if row is None:
+                row = links[(page_id, entity_id)] = PageEntity(
+                    page_id=page_id, entity_id=entity_id, context=context)
+                session.add(row)
+            else:
+                row.context = context
 
 
 REASON_PAGES = 50  # a site's reasons sum those of its strongest flagged pages
