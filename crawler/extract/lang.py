@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from operator import itemgetter
 
 _WORD = re.compile(r"[^\W\d_]+", re.U)
 _CYRILLIC = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіўїєґ"
@@ -21,6 +22,7 @@ _STOP = {
     "en": {"the", "and", "of", "to", "in", "is", "for", "you", "with", "on", "that", "this",
            "are", "we", "be", "or", "at", "your", "from", "it", "by", "as", "our", "all"},
 }
+_ANY_STOP = frozenset().union(*_STOP.values())
 
 
 def _letter_evidence(letters: str) -> dict[str, float]:
@@ -45,8 +47,8 @@ def detect_language(text: str, sample: int = 3000) -> str | None:
     words = _WORD.findall(lowered)
     if not words:
         return None
-    counts = Counter(words)
-    initials = "".join([w[0] for w in words])
+    counts = Counter(filter(_ANY_STOP.__contains__, words))  # C loops: no Python per word
+    initials = "".join(map(itemgetter(0), words))
     cyr = sum(initials.count(letter) for letter in _CYRILLIC)
     latin = len(initials.encode("ascii", "ignore"))
     if cyr >= latin:

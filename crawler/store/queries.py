@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crawler.items import PageItem
@@ -34,61 +34,67 @@ async def site_ids(session: AsyncSession, names: Iterable[str]) -> dict[str, int
     return found
 
 
+def _page_row(item: PageItem, site_id: int, job_id: int | None) -> dict[str, Any]:
+    extracted = item.extracted
+    return {
+        "url": item.url, "site_id": site_id, "job_id": job_id, "status": item.status,
+        "error": item.error, "content_type": item.content_type, "headers": item.headers,
+        "size": len(item.body), "truncated": item.truncated,
+        "content_sha256": hashlib.sha256(item.body).hexdigest() if item.status else None,
+        "title": extracted.title[:2000] if extracted else None,
+        "text": extracted.text[:MAX_TEXT_CHARS] if extracted else None,
+        "lang": extracted.lang if extracted else None,
+        "encoding": extracted.encoding if extracted else None,
+        "depth": item.depth, "route": item.route, "ip_address": item.ip_address,
+        "fetched_at": item.fetched_at,
+    }
+
+
 async def save_pages(session: AsyncSession, items: Sequence[PageItem],
                      job_id: int | None) -> list[int]:
-    """Insert or update the pages (with verdicts and entities); returns their ids in order."""
+    """Insert or update the pages (with verdicts and entities); returns their ids in order.
+
+    One INSERT and one UPDATE statement per table and batch (executemany), not an ORM object per
+    row. Two items of a batch can be one page (a redirect to a page also fetched): the last wins.
+    """
     ids = await site_ids(session, (item.site for item in items))
     hashes = [url_hash(item.url) for item in items]
-    existing = {
-        page.url_hash: page
-        for page in (await session.scalars(
-            select(Page).where(Page.url_hash.in_(hashes)))).all()
-    }
-    pages: list[Page] = []
+    page_ids: dict[str, int] = dict((await session.execute(
+        select(Page.url_hash, Page.id).where(Page.url_hash.in_(hashes)))).all())
+    rows = {digest: _page_row(item, ids[item.site], job_id)
+            for item, digest in zip(items, hashes, strict=True)}
+    updated = [{"id": page_ids[digest], **row} for digest, row in rows.items()
+               if digest in page_ids]
+    inserted = [{"url_hash": digest, **row} for digest, row in rows.items()
+                if digest not in page_ids]
+    if updated:
+        await session.execute(update(Page), updated)
+    if inserted:
+        page_ids.update((await session.execute(
+            insert(Page).returning(Page.url_hash, Page.id, sort_by_parameter_order=True),
+            inserted)).all())
     for item, digest in zip(items, hashes, strict=True):
-        page = existing.get(digest) or Page(url=item.url, url_hash=digest)
-        extracted = item.extracted
-        page.site_id = ids[item.site]
-        page.job_id = job_id
-        page.status = item.status
-        page.error = item.error
-        page.content_type = item.content_type
-        page.headers = item.headers
-        page.size = len(item.body)
-        page.truncated = item.truncated
-        page.content_sha256 = hashlib.sha256(item.body).hexdigest() if item.status else None
-        page.title = extracted.title[:2000] if extracted else None
-        page.text = extracted.text[:MAX_TEXT_CHARS] if extracted else None
-        page.lang = extracted.lang if extracted else None
-        page.encoding = extracted.encoding if extracted else None
-        page.depth = item.depth
-        page.route = item.route
-        page.ip_address = item.ip_address
-        page.fetched_at = item.fetched_at
-        session.add(page)
-        existing[digest] = page
-        pages.append(page)
-    await session.flush()
+        item.page_id, item.site_id = page_ids[digest], ids[item.site]
 
-    page_ids = [page.id for page in pages]
-    old_verdicts = {
-        v.page_id: v for v in (await session.scalars(
-            select(Verdict).where(Verdict.page_id.in_(page_ids)))).all()
-    }
-    for item, page in zip(items, pages, strict=True):
-        item.page_id, item.site_id = page.id, page.site_id
-        verdict = item.verdict
-        if verdict is None:
-            continue
-        row = old_verdicts.get(page.id) or Verdict(page_id=page.id)
-        row.label, row.score, row.threshold = verdict.label, verdict.score, verdict.threshold
-        row.model_version, row.reasons = verdict.model_version, verdict.reasons
-        row.created_at = datetime.now(UTC)
-        session.add(row)
-        old_verdicts[page.id] = row  # two items of a batch can be one page (redirects)
+    now = datetime.now(UTC)
+    verdicts = {item.page_id: {
+        "page_id": item.page_id, "label": item.verdict.label, "score": item.verdict.score,
+        "threshold": item.verdict.threshold, "model_version": item.verdict.model_version,
+        "reasons": item.verdict.reasons, "created_at": now,
+    } for item in items if item.verdict is not None}
+    if verdicts:
+        verdict_ids = dict((await session.execute(
+            select(Verdict.page_id, Verdict.id).where(Verdict.page_id.in_(verdicts)))).all())
+        changed = [{"id": verdict_ids[page_id], **row} for page_id, row in verdicts.items()
+                   if page_id in verdict_ids]
+        new = [row for page_id, row in verdicts.items() if page_id not in verdict_ids]
+        if changed:
+            await session.execute(update(Verdict), changed)
+        if new:
+            await session.execute(insert(Verdict), new)
     await save_entities(session, [(item.page_id, item.entities) for item in items])
-    await refresh_sites(session, {page.site_id for page in pages})
-    return page_ids
+    await refresh_sites(session, set(ids.values()))
+    return [item.page_id for item in items]
 
 
 async def save_entities(session: AsyncSession,
