@@ -8,7 +8,8 @@ and a page that crashes a parser takes down a worker, not the crawl: the pool is
 only that page is stored without its analysis.
 
 With ``analysis_workers = 0`` nothing is sent anywhere: the spider extracts in-process and the
-entity and classify pipelines do the rest, through the same functions as the workers.
+entity, classify and post pipelines do the rest, through the same functions as the workers.
+With workers, the crawl process never loads the model.
 """
 
 from __future__ import annotations
@@ -86,11 +87,13 @@ def page_document(extracted: Extracted | None, url: str) -> Any:
 # --- in the worker process ---------------------------------------------------------------------
 
 _model: Any = None
+_post_threshold = 0.9
 
 
-def _start_worker(model_path: str | None) -> None:
-    global _model
+def _start_worker(model_path: str | None, post_threshold: float = 0.9) -> None:
+    global _model, _post_threshold
     _exit_with_parent(os.getppid())
+    _post_threshold = post_threshold
     if model_path:
         from classifiers import load_model
 
@@ -134,7 +137,26 @@ def analyse_pages(pages: list[RawPage]) -> list[Analysis]:
         else:
             for (result, _), verdict in zip(wanted, verdicts, strict=True):
                 result.verdict = verdict
+        for page, result in zip(pages, results, strict=True):
+            if result.forum is not None and result.forum.posts:
+                _judge_posts(page, result)
     return results
+
+
+def _judge_posts(page: RawPage, result: Analysis) -> None:
+    """Each post of a forum page gets its verdict; a flagged post decides the page's."""
+    from crawler.forums.posts import classify_posts
+
+    assert result.forum is not None
+    lang = result.extracted.lang if result.extracted else None
+    try:
+        verdict = classify_posts(_model, result.forum, page.url, lang, _post_threshold)
+    except Exception as exc:
+        logger.exception("classifying the posts of %s failed", page.url)
+        result.failure = f"classify: {type(exc).__name__}: {exc}"
+        return
+    if verdict is not None:
+        result.verdict = verdict
 
 
 # --- in the crawl process ----------------------------------------------------------------------
@@ -142,9 +164,11 @@ def analyse_pages(pages: list[RawPage]) -> list[Analysis]:
 class Analyser:
     """Sends pages to worker processes in micro-batches; ``await analyse(page)`` per page."""
 
-    def __init__(self, workers: int, model_path: str | None, batch_size: int = 16) -> None:
+    def __init__(self, workers: int, model_path: str | None, batch_size: int = 16,
+                 post_threshold: float = 0.9) -> None:
         self.workers = workers
         self.model_path = model_path
+        self.post_threshold = post_threshold
         self._pool = self._new_pool()
         self._pool.submit(_ready)  # start the workers now: they load while the crawl starts
         # Two batches per worker in flight: one running, one on its way.
@@ -153,7 +177,8 @@ class Analyser:
 
     def _new_pool(self) -> Executor:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker, initargs=(self.model_path,))
+                                   initializer=_start_worker,
+                                   initargs=(self.model_path, self.post_threshold))
 
     async def analyse(self, page: RawPage) -> Analysis:
         return await self._batcher.submit(page)

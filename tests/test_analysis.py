@@ -13,6 +13,7 @@ import pytest
 
 from crawler.analysis import Analyser, RawPage, _ready, analyse_pages
 from crawler.config import ConfigError, load_config, worker_count
+from tests import web as fictional
 from tests.conftest import ROOT, trawler
 
 SHOP = ("<html><head><title>Магазин</title></head><body><h1>Мефедрон 1 г — 2500 ₽</h1>"
@@ -75,13 +76,17 @@ def test_a_killed_worker_costs_no_page() -> None:
 @pytest.mark.skipif(not load_config().model_path.exists(),
                     reason="no trained model in models/trawler")
 def test_workers_and_in_process_store_the_same_crawl(web, tmp_path: Path) -> None:
-    """Pages, verdicts, entities and sites do not depend on where the analysis ran."""
+    """Pages, verdicts, entities, sites and forum posts do not depend on where the analysis
+    ran."""
+    sale_threads = sorted(url for urls in fictional.sale_threads().values() for url in urls)[:3]
+
     def crawl(workers: int) -> tuple[set[tuple[object, ...]], ...]:
         data = tmp_path / f"workers-{workers}"
         data.mkdir()
         config = data / "c.toml"
         config.write_text(f"[crawl]\ntimeout = 4\nanalysis_workers = {workers}\n")
-        result = trawler("crawl", str(ROOT / "configs/seeds/demo.yaml"), "--proxy", web.proxy_url,
+        result = trawler("crawl", str(ROOT / "configs/seeds/demo.yaml"), *sale_threads,
+                         "--proxy", web.proxy_url,
                          "--tor", web.socks_url, "--max-pages", "120", "--depth", "2", "-q",
                          data=data, env={"TRAWLER_CONFIG": str(config)})
         assert result.returncode == 0, result.stderr[-3000:]
@@ -95,12 +100,31 @@ def test_workers_and_in_process_store_the_same_crawl(web, tmp_path: Path) -> Non
                 "select p.url, e.kind, e.value from page_entities pe join pages p on "
                 "p.id = pe.page_id join entities e on e.id = pe.entity_id"))
             sites = set(db.execute("select name, flagged, round(score, 6) from sites"))
+            posts = set(db.execute(
+                "select p.url, f.position, f.label, round(f.score, 6), f.flagged from posts f "
+                "join pages p on p.id = f.page_id"))
         finally:
             db.close()
-        return pages, verdicts, entities, sites
+        return pages, verdicts, entities, sites, posts
 
     in_process, workers = crawl(0), crawl(1)
     assert len(in_process[0]) > 30 and len(in_process[1]) > 30 and in_process[2]
-    for name, a, b in zip(("pages", "verdicts", "entities", "sites"), in_process, workers,
-                          strict=True):
+    assert any(flagged for *_, flagged in in_process[4]), "no flagged forum post reached"
+    for name, a, b in zip(("pages", "verdicts", "entities", "sites", "posts"), in_process,
+                          workers, strict=True):
         assert a == b, f"{name} differ: {sorted(a ^ b)[:5]}"
+
+
+def test_with_workers_the_crawl_process_loads_no_model() -> None:
+    """Pages and posts are classified in the workers; the in-process pipelines stand down."""
+    from scrapy.exceptions import NotConfigured
+    from scrapy.utils.test import get_crawler
+
+    from crawler.forums.pipeline import PostClassifyPipeline
+    from crawler.pipelines.classify import ClassifyPipeline
+
+    settings = {"TRAWLER_MODEL_PATH": str(ROOT / "models/trawler"),
+                "TRAWLER_ANALYSIS_WORKERS": 1}
+    for pipeline in (ClassifyPipeline, PostClassifyPipeline):
+        with pytest.raises(NotConfigured):
+            pipeline.from_crawler(get_crawler(settings_dict=settings))

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.settings import BaseSettings
 
-from classifiers import Document, PageVerdict, TrawlerModel, load_model
+from classifiers import TrawlerModel, load_model
+from crawler.forums.posts import classify_posts
 from crawler.items import PageItem
 
 
-def post_reason(position: int, author: str | None, score: float) -> dict[str, object]:
-    who = f" by {author}" if author else ""
-    return {"feature": "forum_post", "term": f"post {position + 1}{who}",
-            "weight": round(score, 4)}
+def post_threshold(settings: BaseSettings) -> float:
+    """The score a post needs to be flagged (``TRAWLER_POST_THRESHOLD``)."""
+    return settings.getfloat("TRAWLER_POST_THRESHOLD", 0.9)
 
 
 class PostClassifyPipeline:
@@ -39,7 +39,9 @@ class PostClassifyPipeline:
         path = crawler.settings.get("TRAWLER_MODEL_PATH")
         if not path:
             raise NotConfigured("no model configured")
-        return cls(crawler, path, crawler.settings.getfloat("TRAWLER_POST_THRESHOLD", 0.9))
+        if crawler.settings.getint("TRAWLER_ANALYSIS_WORKERS", 0) > 0:
+            raise NotConfigured("the analysis workers classify the posts")
+        return cls(crawler, path, post_threshold(crawler.settings))
 
     def open_spider(self) -> None:
         # Share the page classifier's model when it is loaded already (loading takes seconds).
@@ -53,22 +55,12 @@ class PostClassifyPipeline:
         forum = item.forum
         if forum is None or not forum.posts:
             return item
-        lang = item.extracted.lang if item.extracted else None
-        docs = [Document(text=post.text, url=f"{item.url}#post-{post.key or post.position}",
-                         lang=lang) for post in forum.posts]
         assert self.model is not None, "open_spider() first"
-        loop = asyncio.get_running_loop()
-        verdicts: list[PageVerdict] = await loop.run_in_executor(
-            self._executor, self.model.classify, docs)
-        for post, verdict in zip(forum.posts, verdicts, strict=True):
-            post.label, post.score, post.reasons = verdict.label, verdict.score, verdict.reasons
-            post.flagged = verdict.label == "drugs" and verdict.score >= self.threshold
-        flagged = [i for i, post in enumerate(forum.posts) if post.flagged]
-        if flagged:
-            best = max(flagged, key=lambda i: verdicts[i].score)
-            top, post = verdicts[best], forum.posts[best]
-            item.verdict = replace(top, reasons=[
-                post_reason(post.position, post.author, top.score), *top.reasons])
+        lang = item.extracted.lang if item.extracted else None
+        verdict = await asyncio.get_running_loop().run_in_executor(
+            self._executor, classify_posts, self.model, forum, item.url, lang, self.threshold)
+        if verdict is not None:
+            item.verdict = verdict
         return item
 
     def close_spider(self) -> None:

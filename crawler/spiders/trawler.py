@@ -23,6 +23,7 @@ from crawler.analysis import Analyser, RawPage, read_page
 from crawler.download import TorUnavailableError
 from crawler.extract import is_onion, site_of_url
 from crawler.forums import ForumPage
+from crawler.forums.pipeline import post_threshold
 from crawler.frontier import Entry, Frontier
 from crawler.items import PageItem
 
@@ -78,7 +79,8 @@ class TrawlerSpider(Spider):
         workers = crawler.settings.getint("TRAWLER_ANALYSIS_WORKERS", 0)
         if workers > 0:
             model = crawler.settings.get("TRAWLER_MODEL_PATH") or None
-            spider.analyser = Analyser(workers, model)
+            spider.analyser = Analyser(workers, model,
+                                       post_threshold=post_threshold(crawler.settings))
             crawler.signals.connect(spider._close_analyser, signals.spider_closed)
         return spider
 
