@@ -9,7 +9,7 @@ only that page is stored without its analysis.
 
 With ``analysis_workers = 0`` nothing is sent anywhere: the spider extracts in-process and the
 entity, classify and post pipelines do the rest, through the same functions as the workers.
-With workers, the crawl process never loads the model.
+With workers, the crawl process classifies nothing.
 """
 
 from __future__ import annotations

@@ -86,7 +86,10 @@ def run_crawl(config: Config, seeds: list[dict[str, Any]], job_id: int | None = 
     process.crawl(crawler, seeds=seeds, max_pages=config.crawl.max_pages,
                   depth=config.crawl.depth)
     process.start()
-    stats = crawler.stats.get_stats() if crawler.stats else {}
+    try:
+        stats = crawler.stats.get_stats()
+    except RuntimeError:  # the crawl never started (its spider or a component failed to load)
+        stats = {}
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in stats.items()}
 
 

@@ -19,6 +19,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from twisted.python.failure import Failure
 
+from classifiers import load_model
 from crawler.analysis import Analyser, RawPage, read_page
 from crawler.download import TorUnavailableError
 from crawler.extract import is_onion, site_of_url
@@ -79,6 +80,8 @@ class TrawlerSpider(Spider):
         workers = crawler.settings.getint("TRAWLER_ANALYSIS_WORKERS", 0)
         if workers > 0:
             model = crawler.settings.get("TRAWLER_MODEL_PATH") or None
+            if model:  # a missing or broken model stops the crawl here, before it starts
+                load_model(model)
             spider.analyser = Analyser(workers, model,
                                        post_threshold=post_threshold(crawler.settings))
             crawler.signals.connect(spider._close_analyser, signals.spider_closed)
