@@ -2,8 +2,10 @@
 
 Pages come from ../shared/corpus/dev.jsonl when it is there (drawn in turn from every source, so
 long forum and news pages count as much as short listings), else from the authored training
-text. Prints one line of figures measured in this run, with the time ``load_model`` took (the
-classifier's imports are already done by then).
+text. Prints a line of figures measured in this run, with the time ``load_model`` took (the
+classifier's imports are already done by then), and a line each for pages of about 5 kB and
+20 kB of text, made by joining documents of one source (most pages are short, but a long page
+costs more to read, and issue #3's target holds for pages up to 20 kB).
 
     python bench/classifier.py [--model DIR] [--pages N] [--batch N] [--no-reasons]
 """
@@ -25,9 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from classifiers import load_model  # noqa: E402
 from classifiers.corpus import AUTHORED_FILE, read_corpus  # noqa: E402
-from classifiers.speed import bench_pages, describe  # noqa: E402
+from classifiers.speed import bench_pages, describe, joined_pages, pages_per_second  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "corpus" / "dev.jsonl"
+LONG_PAGES = ((5_000, 300), (20_000, 150))  # (characters of text, pages timed)
 
 
 def main() -> None:
@@ -43,10 +46,16 @@ def main() -> None:
     model = load_model(args.model)
     load_seconds = time.perf_counter() - started
     source = DEV if DEV.is_file() else AUTHORED_FILE
-    pages = bench_pages(read_corpus([source]), args.pages)
-    line = describe(model, pages, args.batch, 0 if args.no_reasons else 10)
+    examples = read_corpus([source])
+    reasons = 0 if args.no_reasons else 10
+    line = describe(model, bench_pages(examples, args.pages), args.batch, reasons)
     print(f"classifier ({model.version}, pages from {source.name}): {line}; "
           f"model loaded in {load_seconds:.2f} s")
+    for size, count in LONG_PAGES:
+        pages = joined_pages(examples, size, args.batch + count, seed=size)  # a batch warms up
+        rate = pages_per_second(model, pages, args.batch, reasons)
+        print(f"  pages of {size // 1000} kB of text: {rate:,.0f} pages/s ({1000 / rate:.2f} "
+              f"ms/page; {count} pages, each joined from documents of one source)")
 
 
 if __name__ == "__main__":

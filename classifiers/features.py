@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 import zlib
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import accumulate
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -18,123 +21,27 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from classifiers.lexicon import load_cues, load_families
+from classifiers.reading import (
+    AMOUNT_SIGN,
+    Reading,
+    WordFacts,
+    normalize_term,
+    page_window,
+    read,
+    remember,
+)
 
-# Latin letters that look like Cyrillic ones and back; digits used as letters in obfuscated words.
-_LAT_TO_CYR = str.maketrans("aeopcxykmhtbu", "аеорсхукмнтви")
-_CYR_TO_LAT = str.maketrans("аеорсхукмнтв", "aeopcxykmhtb")
-_DIGIT_TO_CYR = str.maketrans("0364@", "оебча")
-_DIGIT_TO_LAT = str.maketrans("03145@$", "oeiasas")
-_CHARS = str.maketrans({"ё": "е", "α": "a", "‑": "-", "–": "-", "—": "-", "’": "'", "\u0301": None})
-# Where a word mixes scripts or hides a letter behind a digit ("к0кс", "мeф" with a Latin "e").
-_JUNCTION = re.compile(r"[а-яі][a-z0-9@$]|[a-z0-9@$][а-яі]|[a-zа-яі][0-9@$][a-zа-яі]")
-_CYR = re.compile(r"[а-яі]")
-_LAT = re.compile(r"[a-z]")
-_IN_WORD_DIGIT = re.compile(r"(?<=[^\W\d_])[0-9@$](?=[^\W\d_])")
-TOKEN = re.compile(r"[^\W_](?:[\w'-]*[^\W_])?")
-_RAW_TOKEN = re.compile(r"[\w@$]+(?:['\-‑][\w@$]+)*")
 _DIGITS = re.compile(r"\d")
-_SPACE = re.compile(r"\s+")
 
 
-def _fold_word(token: str) -> str:
-    cyr, lat = len(_CYR.findall(token)), len(_LAT.findall(token))
-    if cyr >= lat and cyr:
-        return _IN_WORD_DIGIT.sub(
-            lambda m: m.group(0).translate(_DIGIT_TO_CYR), token).translate(_LAT_TO_CYR)
-    if lat:
-        return _IN_WORD_DIGIT.sub(
-            lambda m: m.group(0).translate(_DIGIT_TO_LAT), token).translate(_CYR_TO_LAT)
-    return token
-
-
-def normalize(text: str) -> str:
-    """Lower case, ``ё``→``е``, and mixed-script or digit-obfuscated words folded to one script."""
-    text = text.lower().translate(_CHARS)
-    parts, last, end = [], 0, len(text)
-    for match in _JUNCTION.finditer(text):
-        start = match.start()
-        if start < last:
-            continue
-        while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "@$"):
-            start -= 1
-        stop = match.end()
-        while stop < end and (text[stop].isalnum() or text[stop] in "@$"):
-            stop += 1
-        parts += [text[last:start], _fold_word(text[start:stop])]
-        last = stop
-    if not parts:
-        return text
-    parts.append(text[last:])
-    return "".join(parts)
-
-
-_FOLDED: dict[str, str] = {}
-
-
-def _fold(token: str) -> str:
-    folded = _FOLDED.get(token)
-    if folded is None:
-        if len(_FOLDED) > 500_000:  # bound the cache; it refills with the words in use
-            _FOLDED.clear()
-        # Long tokens are identifiers (wallets, hashes): never fold their digits.
-        text = normalize(token) if len(token) <= 24 else token.translate(_CHARS)
-        folded = _FOLDED[token] = "-".join(TOKEN.findall(text))
-    return folded
-
-
-# Sentence and line ends: a page is read as segments, so that "a substance named next to a price"
-# can be told from "a substance named somewhere on a page that also has prices".
-_SEGMENT_END = re.compile(r"\n|(?<=[.!?;])\s+")
-
-
-def page_window(text: str, head: int, tail: int) -> str:
-    """The first ``head`` and last ``tail`` characters of a page: where titles, menus, offers and
-    footers are. Long pages cost no more to read than a few kilobytes."""
-    if len(text) <= head + tail:
-        return text
-    return f"{text[:head]}\n{text[len(text) - tail:]}" if tail else text[:head]
-
-
-Segment = tuple[str, list[str]]
-_RECENT: dict[str, list[Segment]] = {}
-
-
-def segments(text: str) -> list[Segment]:
-    """(lower-cased text, normalised words) of each line or sentence; a hyphenated name is one
-    word. The feature branches of one pipeline read the same page, so the last few are kept."""
-    found = _RECENT.get(text)
-    if found is None:
-        if len(_RECENT) >= 256:
-            _RECENT.clear()
-        folded = _FOLDED
-        found = []
-        for part in _SEGMENT_END.split(text.lower()):
-            words = [folded.get(t) or _fold(t) for t in _RAW_TOKEN.findall(part)]
-            words = [t for t in words if t]
-            if words:
-                found.append((part, words))
-        _RECENT[text] = found
-    return found
-
-
-def tokenize(text: str) -> list[str]:
-    """Normalised words of a text, in order."""
-    return [word for _, words in segments(text) for word in words]
-
-
-def normalize_term(term: str) -> str:
-    """A lexicon term as ``tokenize`` would read it, words joined by single spaces."""
-    return " ".join(tokenize(term))
-
-
-_ZEROS: dict[str, str] = {}
-
-
-def _zero(word: str) -> str:
-    if len(_ZEROS) > 500_000:
-        _ZEROS.clear()
-    zeroed = _ZEROS[word] = _DIGITS.sub("0", word)
-    return zeroed
+def _summed(cols: np.ndarray, per_row: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Rows of ``per_row[i]`` columns each, as counts of each column (sorted within a row)."""
+    dtype = np.uint32 if shape[0] * shape[1] <= 2**32 else np.int64  # 32 bits sort faster
+    rows = np.repeat(np.arange(len(per_row), dtype=dtype), per_row)
+    keys, counts = np.unique(rows * dtype(shape[1]) + cols.astype(dtype), return_counts=True)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(keys // shape[1], minlength=shape[0]))])
+    return sp.csr_matrix((counts.astype(np.float64), (keys % shape[1]).astype(np.int32),
+                          indptr.astype(np.int32)), shape=shape)
 
 
 def _log_l2(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -149,27 +56,26 @@ def _log_l2(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return matrix
 
 
-_WORD_HASHES: dict[bool, dict[str, int]] = {False: {}, True: {}}
-
-
 def _word_hash(word: str, digits: bool) -> int:
     """A stable hash of one word, with every digit read as 0 when ``digits`` (Python's
-    own ``hash`` changes between processes)."""
-    cache = _WORD_HASHES[digits]
-    if len(cache) > 500_000:
-        cache.clear()
-    shown = _zero(word) if digits else word
-    h = cache[word] = zlib.crc32(shown.encode("utf-8"))  # n-gram hashing mixes it to 64 bits
-    return h
+    own ``hash`` changes between processes); n-gram hashing mixes it to 64 bits."""
+    shown = _DIGITS.sub("0", word) if digits and not word.isalpha() else word
+    return zlib.crc32(shown.encode("utf-8"))
+
+
+_WORD_HASHES = {digits: WordFacts(lambda word, digits=digits: _word_hash(word, digits), np.uint64)
+                for digits in (False, True)}
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: every input bit moves every output bit (uint64, wrapping)."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
+    """splitmix64's finaliser: every input bit moves every output bit (uint64, wrapping).
+    Works in place (callers pass an array of their own): long pages make long arrays."""
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(31)
+    return h
 
 
 # One odd multiplier per position in an n-gram, so "ab" and "ba" hash apart.
@@ -187,10 +93,23 @@ def _gram_hashes(units: np.ndarray, low: int, high: int) -> list[tuple[int, np.n
         if count <= 0:
             break
         term = units[n - 1:n - 1 + count] * _POSITION[n - 1]
-        acc = term if acc is None else acc[:count] + term
+        if acc is not None:
+            term += acc[:count]
+        acc = term
         if n >= low:
             out.append((n, _mix(acc + np.uint64(n))))
     return out
+
+
+def _padded(window: str) -> str:
+    """A window's lower-cased characters, each run of whitespace one space, between spaces.
+    (``str.split`` cuts at the whitespace ``\\s`` matches, at a third of a regex's cost.)"""
+    text = window.lower()
+    words = text.split()
+    if not words:
+        return "   " if text else "  "
+    return (f"{'  ' if text[0].isspace() else ' '}{' '.join(words)}"
+            f"{'  ' if text[-1].isspace() else ' '}")
 
 
 class Ngrams(BaseEstimator, TransformerMixin):
@@ -217,50 +136,62 @@ class Ngrams(BaseEstimator, TransformerMixin):
         self.n_features = n_features
         self.digits = digits
 
-    def _units(self, text: str) -> tuple[str | list[str], np.ndarray]:
-        """What the n-grams are made of (the padded text, or its words) and one uint64 each.
-        The last few are kept: reasons for a page read the same units again."""
-        recent = self.__dict__.setdefault("_recent_units", {})
+    def _codes(self, text: str) -> np.ndarray:
+        """One uint64 per unit the n-grams are made of: a character, or a word's hash. The last
+        few are kept: reasons for a page read them again."""
+        recent = self.__dict__.setdefault("_recent_codes", {})
         found = recent.get(text)
-        if found is not None:
-            return found
-        if len(recent) >= 256:
-            recent.clear()
+        if found is None:
+            window = page_window(text, self.head_chars, self.tail_chars)
+            if self.kind == "char":
+                chars = np.frombuffer(_padded(window).encode("utf-32-le"), dtype=np.uint32)
+                found = chars.astype(np.uint64)
+            else:
+                reading = read(window)
+                ids = reading.word_ids()[: self.max_words]
+                found = _WORD_HASHES[self.digits].lookup(ids, reading.words)
+            remember(recent, text, found)
+        return found
+
+    def _speller(self, text: str) -> Callable[[int, int], str]:
+        """Spells the n-gram of ``n`` units at ``i`` as it was hashed: characters, or words (with
+        digits as 0 when ``digits``)."""
         window = page_window(text, self.head_chars, self.tail_chars)
         if self.kind == "char":
-            padded = f" {_SPACE.sub(' ', window.lower())} "
-            codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32)
-            found = recent[text] = (padded, codes.astype(np.uint64))
-            return found
-        words = tokenize(window)[: self.max_words]
-        hashes, digits = _WORD_HASHES[self.digits], self.digits
-        codes = np.array([hashes.get(w) or _word_hash(w, digits) for w in words],
-                         dtype=np.uint64)
-        if digits:
-            words = [_ZEROS.get(w) or _zero(w) for w in words]
-        found = recent[text] = (words, codes)
-        return found
+            padded = _padded(window)
+            return lambda i, n: padded[i:i + n]
+        reading = read(window)
+        ids, words = reading.word_ids()[: self.max_words].tolist(), reading.words
+
+        def spell(i: int, n: int) -> str:
+            gram = " ".join([words[j] for j in ids[i:i + n]])
+            return _DIGITS.sub("0", gram) if self.digits else gram
+        return spell
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.pop("_recent_units", None)
+        state.pop("_recent_codes", None)
+        state.pop("_recent_columns", None)
         return state
 
     def grams(self, text: str) -> list[str]:
         """The n-grams this transformer reads in one text, in the order ``columns`` gives."""
-        units, _ = self._units(text)
+        spell, count = self._speller(text), len(self._codes(text))
         low, high = self.ngram_range
-        joiner = "" if self.kind == "char" else " "
-        return [joiner.join(units[i:i + n]) for n in range(low, high + 1)
-                for i in range(len(units) - n + 1)]
+        return [spell(i, n) for n in range(low, high + 1) for i in range(count - n + 1)]
 
     def columns(self, text: str) -> np.ndarray:
         """The column of each n-gram of one text."""
-        _, codes = self._units(text)
-        hashes = [h for _, h in _gram_hashes(codes, *self.ngram_range)]
+        hashes = [h for _, h in _gram_hashes(self._codes(text), *self.ngram_range)]
         if not hashes:
             return np.zeros(0, dtype=np.int64)
-        return (np.concatenate(hashes) % np.uint64(self.n_features)).astype(np.int64)
+        return self._column_of(np.concatenate(hashes)).astype(np.int64)
+
+    def _column_of(self, hashes: np.ndarray) -> np.ndarray:
+        """Hashes modulo ``n_features`` (a mask when it is a power of two: far cheaper)."""
+        if self.n_features & (self.n_features - 1) == 0:
+            return hashes & np.uint64(self.n_features - 1)
+        return hashes % np.uint64(self.n_features)
 
     def fit(self, X: Iterable[str], y: object = None) -> Ngrams:
         if self.kind not in ("word", "char"):
@@ -269,44 +200,49 @@ class Ngrams(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
-        """All pages of a batch are hashed as one array; n-grams across two pages are dropped."""
-        codes = [self._units(text)[1] for text in X]
-        lengths = np.array([len(c) for c in codes], dtype=np.int64)
-        ends = np.cumsum(lengths)
-        page = np.repeat(np.arange(len(codes)), lengths)
+        """All pages of a batch are hashed as one array; n-grams across two pages are dropped.
+        A row holds its page's n-grams shortest first, each length in text order."""
+        codes = [self._codes(text) for text in X]
         units = np.concatenate(codes) if codes else np.zeros(0, dtype=np.uint64)
-        rows, cols = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.uint64)]
-        for n, hashes in _gram_hashes(units, *self.ngram_range):
-            first = page[:len(hashes)]
-            inside = np.arange(len(hashes)) + n <= ends[first]
-            rows.append(first[inside])
-            cols.append(hashes[inside] % np.uint64(self.n_features))
-        rows_all = np.concatenate(rows)
-        cols_all = np.concatenate(cols).astype(np.int32)
+        columns = [(n, self._column_of(h)) for n, h in _gram_hashes(units, *self.ngram_range)]
+        recent = self.__dict__.setdefault("_recent_columns", {})
+        pieces, per_row, start = [np.zeros(0, dtype=np.uint64)], [], 0
+        for text, page in zip(X, codes, strict=True):
+            inside = [(n, columns_n[start:start + len(page) - n + 1]) for n, columns_n in columns
+                      if len(page) >= n]
+            remember(recent, text, inside)  # for ``terms``, the reasons of this page
+            pieces += [columns_n for _, columns_n in inside]
+            per_row.append(sum(len(columns_n) for _, columns_n in inside))
+            start += len(page)
+        cols = np.concatenate(pieces).astype(np.int32)
+        counts = np.array(per_row, dtype=np.int64)
         shape = (len(codes), self.n_features)
         if self.sublinear:
-            return _log_l2(sp.csr_matrix((np.ones(len(cols_all)), (rows_all, cols_all)),
-                                         shape=shape))
+            return _log_l2(_summed(cols, counts, shape))
         # Counts without sorting or merging repeats (a product of a row with weights adds them
         # up anyway), scaled by the page's number of n-grams.
-        order = np.argsort(rows_all, kind="stable")  # a few sorted runs: close to linear
-        per_row = np.bincount(rows_all, minlength=len(codes))
-        indptr = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int32)
-        data = 1.0 / np.sqrt(np.maximum(per_row, 1))[rows_all[order]]
-        return sp.csr_matrix((data, cols_all[order], indptr), shape=shape)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        data = np.repeat(1.0 / np.sqrt(np.maximum(counts, 1)), counts)
+        return sp.csr_matrix((data, cols, indptr), shape=shape)
 
     def terms(self, text: str, columns: Iterable[int]) -> dict[int, str]:
         """Column → the first n-gram of ``text`` hashed to it, for the given columns."""
-        wanted = {int(c) for c in columns}
-        if not wanted:
+        targets = np.unique(np.fromiter((int(c) for c in columns), dtype=np.uint64))
+        if not len(targets):
             return {}
-        units, codes = self._units(text)
-        joiner = "" if self.kind == "char" else " "
+        grams = self.__dict__.get("_recent_columns", {}).get(text)
+        if grams is None:
+            grams = [(n, self._column_of(h))
+                     for n, h in _gram_hashes(self._codes(text), *self.ngram_range)]
+        spell = None  # made only when an n-gram is asked for
         found: dict[int, str] = {}
-        for n, hashes in _gram_hashes(codes, *self.ngram_range):
-            for i, column in enumerate((hashes % np.uint64(self.n_features)).tolist()):
-                if column in wanted and column not in found:
-                    found[column] = joiner.join(units[i:i + n])
+        for n, columns_n in grams:
+            nearest = targets[np.minimum(np.searchsorted(targets, columns_n), len(targets) - 1)]
+            for i in np.flatnonzero(nearest == columns_n).tolist():
+                column = int(columns_n[i])
+                if column not in found:
+                    spell = self._speller(text) if spell is None else spell
+                    found[column] = spell(i, n)
         return found
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -324,10 +260,10 @@ _UNIT = (r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|шт|pcs|mg|мг|мкг|ug|
 _PIECES = re.compile(r"(?:шт|pcs|tabs?|pills?)$")
 _MASS = re.compile(r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|mg|мг|мкг|ug|µg|kg|кг|oz|ounces?|lbs?)$")
 _MONEY_AFTER = r"(?:₽|руб\w*|р\.|р\b|грн|uah|byn|usd|eur|usdt|btc|\$|€|£)"
-# One scan for every amount (starting with a digit or a currency sign, which keeps it fast).
+# One scan for every amount, starting with a digit or a currency sign: the characters of
+# ``reading.AMOUNT_START``, so only segments the reading marks with one can hold an amount.
 _AMOUNT = re.compile(
     rf"(?<!\w)[\d$€£₽][\d.,]*\s?(?:(?P<unit>{_UNIT})(?!\w|-)|(?P<money>{_MONEY_AFTER}))?")
-_AMOUNT_START = re.compile(r"[\d$€£₽]")
 # Payment and contact identifiers (case-folded approximations; the evidence extractor validates).
 _LONG_IDS = {
     "btc": re.compile(r"(?:bc1[a-z0-9]{25,62}|[13][a-z0-9]{25,34})"),
@@ -335,13 +271,19 @@ _LONG_IDS = {
     "trc20": re.compile(r"t[a-z0-9]{33}"),
     "xmr": re.compile(r"[48][a-z0-9]{94}"),
 }
+# Each with what any match holds, which rules most pages out without a regex scan.
 _TEXT_IDS = {
-    "telegram": re.compile(r"@[a-z][a-z0-9_]{3,31}\b|t\.me/[a-z0-9_+]{3,}"),
-    "onion": re.compile(r"\.onion\b"),
-    "phone": re.compile(r"\+(?:7|375|380)[\s(-]*\d{2,3}[\s)-]*\d{3}[\s-]?\d{2}[\s-]?\d{2}(?!\d)"),
-    "wallet_placeholder": re.compile(r"\{(?:bitcoin|btc|wallet|card|qiwi|address|usdt)\w*\}"),
+    "telegram": (re.compile(r"@[a-z][a-z0-9_]{3,31}\b|t\.me/[a-z0-9_+]{3,}"), ("@", "t.me/")),
+    "onion": (re.compile(r"\.onion\b"), (".onion",)),
+    "phone": (re.compile(r"\+(?:7|375|380)[\s(-]*\d{2,3}[\s)-]*\d{3}[\s-]?\d{2}[\s-]?\d{2}(?!\d)"),
+              ("+",)),
+    "wallet_placeholder": (re.compile(r"\{(?:bitcoin|btc|wallet|card|qiwi|address|usdt)\w*\}"),
+                           ("{",)),
 }
-_CARD = re.compile(r"(?<![\w.])(\d{4})[ -]?(\d{4})[ -]?(\d{4})[ -]?(\d{4})(?![\w.])")
+# Four groups of four digits, not inside a word or a number: ``(?<![\w.])(\d{4})`` at the start,
+# written as a digit and then a look back, so that the regex engine skips ahead to digits.
+_CARD = re.compile(r"(\d(?<![\w.]\d)\d{3})[ -]?(\d{4})[ -]?(\d{4})[ -]?(\d{4})(?![\w.])")
+
 _ONION_ADDRESS = re.compile(r"(?<![a-z2-7])(?:[a-z2-7]{56}|[a-z2-7]{16})$")
 PAYMENT_ID_KINDS = (*_LONG_IDS, "card", *_TEXT_IDS)
 _SELLING = ("cue:dead_drop", "cue:shop", "cue:shop_en", "cue:payment", "cue:darknet",
@@ -363,6 +305,11 @@ DERIVED = ("substance_any", "payment_ids", "selling_any", "benign_context",
 _FORM = ("cue:drug_form", "cue:nps_shape")
 # Segments either side of a substance's segment that count as "near" it.
 NEAR = 1
+# What a word can be to the lexicon: a hit on its own, a term's first word, a term's second word.
+_ALONE, _FIRST, _SECOND = 1, 2, 4
+# Lexicon hits are counted by segment, then words before terms of several words before amounts,
+# then position in the segment (and which term, where several start at one word).
+_EVENT_ORDER = itemgetter(0, 1, 2, 3)
 
 
 class LexiconFeatures(BaseEstimator, TransformerMixin):
@@ -424,7 +371,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        for key in ("_compiled", "_token_features", "_recent_hits"):
+        for key in ("_compiled", "_token_features", "_known", "_recent_hits"):
             state.pop(key, None)
         return state
 
@@ -442,27 +389,43 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
             any_pattern = re.compile("|".join(f"(?:{p})" for ps in self.patterns_.values()
                                               for p in ps) or "(?!)")
             index = {name: i for i, name in enumerate(self.feature_names_)}
-            compiled = (multi, regex, index, any_pattern)
+            seconds = {words[1] for terms in multi.values() for words in terms}
+            compiled = (multi, regex, index, any_pattern, seconds)
             self.__dict__["_compiled"] = compiled
             self.__dict__["_token_features"] = {}
+            self.__dict__["_roles"] = WordFacts(self._role, np.uint8)
         return compiled
 
-    def _features_of(self, token: str) -> tuple[str, ...]:
-        """Features one word hits on its own (terms and word patterns), memoised per model."""
+    def _word_features(self, token: str) -> tuple[str, ...]:
+        """Features one word hits on its own: terms, word patterns, long payment ids."""
+        found = list(self.terms_.get(token, ()))
+        _, regex, _, any_pattern, _ = self._tables()
+        if any_pattern.search(token):
+            found += [f for f, pattern in regex if f not in found and pattern.search(token)]
+        if len(token) >= 26:
+            found += [f"payment_id:{kind}" for kind, pattern in _LONG_IDS.items()
+                      if pattern.fullmatch(token)]
+        return tuple(found)
+
+    def _features_of(self, token: str) -> tuple[tuple[str, ...], int]:
+        """``_word_features`` and what they say a segment holds (``_kinds``), memoised per model
+        (asked only of words that hit something)."""
         cache = self.__dict__["_token_features"]
         found = cache.get(token)
         if found is None:
             if len(cache) > 500_000:
                 cache.clear()
-            found = list(self.terms_.get(token, ()))
-            _, regex, _, any_pattern = self._tables()
-            if any_pattern.search(token):
-                found += [f for f, pattern in regex if f not in found and pattern.search(token)]
-            if len(token) >= 26:
-                found += [f"payment_id:{kind}" for kind, pattern in _LONG_IDS.items()
-                          if pattern.fullmatch(token)]
-            found = cache[token] = tuple(found)
+            features = self._word_features(token)
+            found = cache[token] = (features, _kinds(features))
         return found
+
+    def _role(self, word: str) -> int:
+        """What a word can be to the lexicon (bits): a hit on its own, the first or the second
+        word of a term of several words. Most words are none, and are ruled out a page at a
+        time."""
+        multi, *_, seconds = self._tables()
+        return ((_ALONE if self._word_features(word) else 0) | (_FIRST if word in multi else 0)
+                | (_SECOND if word in seconds else 0))
 
     def _hits(self, text: str) -> tuple[dict[str, Counter], dict[str, float]]:
         """Matched terms per feature and the segment co-occurrence counts of one text (the last
@@ -470,53 +433,62 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         recent = self.__dict__.setdefault("_recent_hits", {})
         hits = recent.get(text)
         if hits is None:
-            if len(recent) >= 256:
-                recent.clear()
-            hits = recent[text] = self._match(text)
+            hits = remember(recent, text, self._match(text))
         return hits
 
     def _match(self, text: str) -> tuple[dict[str, Counter], dict[str, float]]:
-        multi = self._tables()[0]
-        window = page_window(text, self.head_chars, self.tail_chars)
-        hits: dict[str, Counter] = {}
-        cache = self.__dict__["_token_features"]
-        kinds: list[frozenset[str]] = []  # per segment: "substance", "offer", "reported", ...
-        for part, tokens in segments(window):
-            found_here: set[str] = set()
-            for token in tokens:
-                found = cache.get(token)
-                if found is None:
-                    found = self._features_of(token)
-                if found:
-                    for feature in found:
-                        counter = hits.get(feature)
-                        if counter is None:
-                            counter = hits[feature] = Counter()
-                        counter[token] += 1
-                    found_here.update(found)
-            starts = multi.keys() & tokens
-            for i in [i for i, t in enumerate(tokens) if t in starts] if starts else ():
-                for words in multi[tokens[i]]:
-                    if tuple(tokens[i:i + len(words)]) == words:
-                        term = " ".join(words)
-                        for feature in self.terms_[term]:
-                            hits.setdefault(feature, Counter())[term] += 1
-                            found_here.add(feature)
-            found_here.update(_amounts(part, hits))
-            kinds.append(_segment_kinds(found_here))
-        lower = window.lower()
-        for m in _CARD.finditer(lower):
-            hits.setdefault("payment_id:card", Counter())[" ".join(m.group(1, 2, 3, 4))] += 1
-        for kind, pattern in _TEXT_IDS.items():
-            for m in pattern.finditer(lower):
-                found = m.group(0)
-                if kind == "onion":
-                    address = _ONION_ADDRESS.search(lower, max(0, m.start() - 57), m.start())
-                    if address is None:
-                        continue
-                    found = address.group(0) + found
-                hits.setdefault(f"payment_id:{kind}", Counter())[found] += 1
+        """Hits are counted in text order, segment by segment: a segment's words, then its terms
+        of several words, then its amounts; that order is the order ``explain`` lists terms in.
+        Most words hit nothing, so they are ruled out a page at a time (numpy over word ids)."""
+        reading = read(page_window(text, self.head_chars, self.tail_chars))
+        self._tables()
+        roles = self.__dict__["_roles"].lookup(reading.stream, reading.words)
+        events = [*self._word_events(reading, roles), *self._term_events(reading, roles)]
+        numbers = [number for number, _ in reading.amounts]
+        events += [(numbers[index], 2, i, 0, term, (feature,), _kinds((feature,)))
+                   for i, (index, feature, term) in
+                   enumerate(_amounts([part for _, part in reading.amounts]))]
+        events.sort(key=_EVENT_ORDER)
+        terms: dict[str, list[str]] = {}  # feature → its terms, each time one is found
+        kinds: dict[int, int] = {}  # segment number → what it holds
+        for number, _, _, _, term, features, held in events:
+            for feature in features:
+                listed = terms.get(feature)
+                if listed is None:
+                    listed = terms[feature] = []
+                listed.append(term)
+            kinds[number] = kinds.get(number, 0) | held
+        hits = {feature: Counter(listed) for feature, listed in terms.items()}
+        _payment_ids(reading, hits)
         return hits, _near_counts(kinds)
+
+    def _word_events(self, reading: Reading, roles: np.ndarray) -> list[tuple]:
+        """(segment number, 0, position, 0, word, its features, what they say the segment holds)
+        for each word that hits a feature on its own."""
+        stream, words = reading.stream, reading.words
+        at = np.flatnonzero(roles & _ALONE)
+        tokens = [words[i] for i in stream[at].tolist()]
+        features_of = self._features_of
+        return [(number, 0, position, 0, token, *features_of(token))
+                for number, position, token in zip(reading.number[at].tolist(), at.tolist(),
+                                                   tokens, strict=True)]
+
+    def _term_events(self, reading: Reading, roles: np.ndarray) -> list[tuple]:
+        """(segment number, 1, position, which term, term, its features, what they say the segment
+        holds) for each term of several words; words are compared only where a term's first word
+        is followed by a second word."""
+        multi = self._tables()[0]
+        stream, words = reading.stream, reading.words
+        at = np.flatnonzero((roles[:-1] << 1) & roles[1:] & _SECOND)
+        events = []
+        for position, number in zip(at.tolist(), reading.number[at].tolist(), strict=True):
+            for which, term_words in enumerate(multi.get(words[stream[position]], ())):
+                following = stream[position:position + len(term_words)].tolist()
+                if tuple(words[i] for i in following) == term_words:
+                    term = " ".join(term_words)
+                    features = tuple(self.terms_[term])
+                    events.append((number, 1, position, which, term, features, _kinds(features)))
+        return events
 
     def _row(self, hits: dict[str, Counter], near: dict[str, float]) -> np.ndarray:
         index = self._tables()[2]
@@ -563,7 +535,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
     def explain(self, text: str) -> dict[str, list[str]]:
         """Matched terms behind each lexicon feature of one text, most frequent first."""
         hits, _ = self._hits(text)
-        terms = {f: [t for t, _ in c.most_common(5)] for f, c in hits.items()}
+        terms = {f: [t for t, _ in _most_common(c, 5)] for f, c in hits.items()}
 
         def collect(features: Iterable[str]) -> list[str]:
             return list(dict.fromkeys(t for f in features for t in terms.get(f, ())))[:5]
@@ -600,83 +572,127 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         return np.asarray(self.feature_names_, dtype=object)
 
 
-def _amounts(part: str, hits: dict[str, Counter]) -> set[str]:
-    """Quantities, prices and price-per-unit offers in one lower-cased segment."""
-    found: set[str] = set()
-    if not _AMOUNT_START.search(part):
-        return found
-    last_quantity = None
-    for m in _AMOUNT.finditer(part):
+def _most_common(counter: Counter, n: int) -> list[tuple[str, int]]:
+    """``counter.most_common(n)`` (ties in first-seen order), without a heap: counters are small.
+    """
+    return sorted(counter.items(), key=itemgetter(1), reverse=True)[:n]
+
+
+def _digit_count(word: str) -> int:
+    """Decimal digits in a word (up to 255). Folding a word reads a digit as a letter only
+    between two letters, where no card number's digit is."""
+    return 0 if word.isalpha() else min(sum(map(str.isdecimal, word)), 255)
+
+
+_DIGIT_COUNTS = WordFacts(_digit_count, np.uint8)
+
+
+def _payment_ids(reading: Reading, hits: dict[str, Counter]) -> None:
+    """Card numbers, Telegram handles, onion addresses, phones and wallet placeholders anywhere in
+    a text. A card number holds no segment end (its spaces follow digits), and its sixteen
+    digits are all in the words of its segment, so only segments with as many are searched."""
+    at = np.flatnonzero(reading.stream > AMOUNT_SIGN)  # words (other elements may be in no segment)
+    digits = np.bincount(reading.number[at],
+                         _DIGIT_COUNTS.lookup(reading.stream[at], reading.words))
+    cards = [" ".join(m.groups()) for number, part in reading.amounts if digits[number] >= 16
+             for m in _CARD.finditer(part)]
+    if cards:
+        hits.setdefault("payment_id:card", Counter()).update(cards)
+    lower = reading.lower
+    for kind, (pattern, signs) in _TEXT_IDS.items():
+        if any(sign in lower for sign in signs):
+            found = (_onion_addresses(lower, pattern) if kind == "onion"
+                     else [m.group(0) for m in pattern.finditer(lower)])
+            if found:
+                hits.setdefault(f"payment_id:{kind}", Counter()).update(found)
+
+
+def _onion_addresses(lower: str, pattern: re.Pattern) -> list[str]:
+    """Each ".onion" with the v2 or v3 address before it (those without one are no address)."""
+    found = []
+    for m in pattern.finditer(lower):
+        address = _ONION_ADDRESS.search(lower, max(0, m.start() - 57), m.start())
+        if address is not None:
+            found.append(address.group(0) + m.group(0))
+    return found
+
+
+def _amounts(parts: list[str]) -> list[tuple[int, str, str]]:
+    """(which part, feature, text) of the quantities, prices and price-per-unit offers in these
+    lower-cased segments, in text order. One scan reads them all, joined by "\\0": no amount
+    holds one, and the pattern reads one as it reads the end of a text."""
+    text = "\0".join(parts)
+    ends = list(accumulate(len(part) + 1 for part in parts))
+    found: list[tuple[int, str, str]] = []
+    last_quantity = last_unit = None
+    index = 0
+    for m in _AMOUNT.finditer(text):
+        unit, money = m.groups()
+        if not (unit or money or m.group(0)[0] in "$€£₽"):
+            continue  # a number alone, as most are
+        if m.start() >= ends[index]:  # a part further on: no offer spans two
+            index = bisect_right(ends, m.start(), index)
+            last_quantity = None
         amount = m.group(0).strip()
-        if m.group("unit"):
-            kind = "pieces" if _PIECES.match(m.group("unit")) else "quantity"
-        elif m.group("money") or (amount[0] in "$€£₽" and len(amount) > 1):
+        if unit:
+            kind = "pieces" if _PIECES.match(unit) else "quantity"
+        elif money or (amount[0] in "$€£₽" and len(amount) > 1):
             kind = "price"
         else:
             continue
-        hits.setdefault(kind, Counter())[amount] += 1
-        found.add(kind)
-        if kind in ("quantity", "pieces"):
-            last_quantity = m
+        found.append((index, kind, amount))
+        if unit:
+            last_quantity, last_unit = m, unit
         elif last_quantity is not None and m.start() - last_quantity.end() <= 24:
-            offer = part[last_quantity.start():m.end()]
-            hits.setdefault("price_per_unit", Counter())[offer] += 1
-            found.add("price_per_unit")
-            if _MASS.match(last_quantity.group("unit")):
-                hits.setdefault("price_per_weight", Counter())[offer] += 1
-                found.add("price_per_weight")
+            offer = text[last_quantity.start():m.end()]
+            found.append((index, "price_per_unit", offer))
+            if _MASS.match(last_unit):
+                found.append((index, "price_per_weight", offer))
             last_quantity = None
     return found
 
 
-_KINDS: dict[frozenset[str], frozenset[str]] = {}
+# What a segment holds, as bits: a substance, an offer, reporting, other goods, a drug's form.
+_SUBSTANCE, _OFFERED, _REPORTED, _GOODS, _SHAPED = 1, 2, 4, 8, 16
+_KINDS: dict[tuple[str, ...], int] = {}
 
 
-def _segment_kinds(features: set[str]) -> frozenset[str]:
-    """What a segment holds (substance, offer, reported, goods, form), memoised: pages repeat
-    the same few combinations of features line after line."""
-    key = frozenset(features)
-    kinds = _KINDS.get(key)
+def _kinds(features: tuple[str, ...]) -> int:
+    """What a hit on these features says a segment holds (memoised: few combinations occur).
+    A segment holds what any of its hits says."""
+    kinds = _KINDS.get(features)
     if kinds is None:
-        if len(_KINDS) > 100_000:
-            _KINDS.clear()
-        kinds = _KINDS[key] = frozenset(_kinds_of(features))
+        kinds = _KINDS[features] = (
+            (_SUBSTANCE if any(f.startswith("substance:") for f in features) else 0)
+            | (_OFFERED if any(f in features for f in _OFFER) else 0)
+            | (_REPORTED if any(f in features for f in _REPORTING) else 0)
+            | (_GOODS if "cue:other_goods" in features else 0)
+            | (_SHAPED if any(f in features for f in _FORM) else 0))
     return kinds
 
 
-def _kinds_of(features: set[str]) -> set[str]:
-    kinds = set()
-    if any(f.startswith("substance:") for f in features):
-        kinds.add("substance")
-    if any(f in features for f in _OFFER):
-        kinds.add("offer")
-    if any(f in features for f in _REPORTING):
-        kinds.add("reported")
-    if "cue:other_goods" in features:
-        kinds.add("goods")
-    if any(f in features for f in _FORM):
-        kinds.add("form")
-    return kinds
-
-
-def _near_counts(kinds: list[frozenset[str]]) -> dict[str, float]:
+def _near_counts(kinds: dict[int, int]) -> dict[str, float]:
     """Segments naming a substance (or other goods, or a drug's form) with an offer or reporting
-    within ``NEAR`` segments of them."""
+    within ``NEAR`` segments of them; ``kinds`` by segment number, segments holding none left out.
+    """
     counts = dict.fromkeys(("substance_offers", "substance_offers_unreported",
                             "substance_reported", "other_goods_offers", "form_offers"), 0.0)
-    for i, own in enumerate(kinds):
-        if not own & {"substance", "goods", "form"}:
+    for i, own in kinds.items():
+        if not own & (_SUBSTANCE | _GOODS | _SHAPED):
             continue
-        near = set().union(*kinds[max(0, i - NEAR):i + NEAR + 1])
-        if "form" in own and "offer" in near and "reported" not in near:
+        near = 0
+        for j in range(i - NEAR, i + NEAR + 1):
+            near |= kinds.get(j, 0)
+        offered, reported = near & _OFFERED, near & _REPORTED
+        if own & _SHAPED and offered and not reported:
             counts["form_offers"] += 1
-        if "substance" in own:
-            if "offer" in near:
+        if own & _SUBSTANCE:
+            if offered:
                 counts["substance_offers"] += 1
-                if "reported" not in near:
+                if not reported:
                     counts["substance_offers_unreported"] += 1
-            if "reported" in near:
+            if reported:
                 counts["substance_reported"] += 1
-        if "goods" in own and "offer" in near:
+        if own & _GOODS and offered:
             counts["other_goods_offers"] += 1
     return counts

@@ -94,7 +94,16 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
-        return np.asarray(X @ self.coef_, dtype=float).ravel() + self.intercept_
+        return np.asarray(X @ self._coef64(), dtype=float).ravel() + self.intercept_
+
+    def _coef64(self) -> np.ndarray:
+        """``coef_`` as float64, kept: a sparse product with float64 features would otherwise
+        convert the whole float32 vector (a million weights) on every call."""
+        coef, coef64 = self.__dict__.get("_coef64_of", (None, None))
+        if coef is not self.coef_:
+            coef, coef64 = self.coef_, np.asarray(self.coef_, dtype=np.float64)
+            self.__dict__["_coef64_of"] = (coef, coef64)
+        return coef64
 
     def predict_proba(self, X: Any) -> np.ndarray:
         z = self.calib_a_ * self.decision_function(X) + self.calib_b_
@@ -174,13 +183,16 @@ class TrawlerModel:
         to a reviewer one by one, so they count as one reason, ``char_ngrams``, with their sum."""
         contrib = data * self.clf.coef_[indices]
         blocks = self._blocks()
-        starts = np.array([b[1] for b in blocks])
-        block_of = np.searchsorted(starts, indices, side="right") - 1
         chars = [n for n, (name, *_) in enumerate(blocks) if name == "chars"]
-        in_chars = block_of == (chars[0] if chars else -1)
+        in_chars = np.zeros(len(indices), dtype=bool)
+        if chars:
+            _, first, _, width = blocks[chars[0]]
+            in_chars = (indices >= first) & (indices < first + width)
         rest = np.flatnonzero(~in_chars)
         top = rest[np.argsort(-np.abs(contrib[rest]), kind="stable")[: 2 * k]]
-        candidates = [(float(contrib[j]), int(indices[j]), int(block_of[j])) for j in top]
+        block_of = np.searchsorted([b[1] for b in blocks], indices[top], side="right") - 1
+        candidates = [(float(contrib[j]), int(indices[j]), b)
+                      for j, b in zip(top.tolist(), block_of.tolist(), strict=True)]
         if in_chars.any():
             candidates.append((float(contrib[in_chars].sum()), -1, int(chars[0])))
         picked = sorted((c for c in candidates if abs(c[0]) >= 1e-6), key=lambda c: -abs(c[0]))

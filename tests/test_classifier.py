@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 import zipfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from classifiers import Document, PageVerdict, TrawlerModel, load_model
+from classifiers import Document, PageVerdict, TrawlerModel, load_model, reading
 from classifiers.artifact import ModelError, save_model
 from classifiers.corpus import Example, read_corpus, training_weights
 from classifiers.evaluate import evaluate, metrics
-from classifiers.features import LexiconFeatures, Ngrams, normalize
+from classifiers.features import LexiconFeatures, Ngrams
 from classifiers.model import REASONS_FROM, model_version
+from classifiers.reading import AMOUNT_SIGN, Reading, WordFacts, normalize, tokenize
 from classifiers.site import aggregate_site
 from classifiers.train import choose_threshold, fit_pipeline
 
@@ -104,6 +110,130 @@ def test_leave_out_family_drops_its_terms() -> None:
     assert "мефедрон" not in lexicon.terms_
     with pytest.raises(ValueError, match="unknown substance family"):
         LexiconFeatures(exclude_families=("nope",)).fit([])
+
+
+# Texts where a reading could go wrong: obfuscated and mixed-script words, hyphens and
+# apostrophes, identifiers, every kind of whitespace around sentence ends, empty text.
+TRICKY = [
+    "", " ", "\n", ".", "a.", "a. ", ". . .", "\n\nслово", "a\n\n\nb",
+    "Мефедрон крис 1г 2500₽.\nКлад магнит, оплата BTC.",
+    "м3ф и мeф, a-PVP, альфа‑PVP, к0кс; it's O'Neil's ёлка — «кавычки» 'quoted'",
+    "BTC bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq, XMR " + "4" * 95 + " " + "x" * 300,
+    "a.\tb", "a. \n  b", "a.\r\nb\r\n", "a\xa0b. c\u2028d! e?\x1cf; g", "1г. 2500₽!? $40;5g",
+    "4276 1234 5678 9012.\n$1 000 000; 10mg/20mg @shop_op t.me/abc_d +375 29 123-45-67",
+]
+
+
+def _plain_segments(text: str) -> list[tuple[str, list[str]]]:
+    """Segments as a plain scan reads them: split at newlines and after sentence ends, each
+    part's words found by the tokenising regex and folded. ``Reading`` must agree."""
+    found = []
+    for part in re.split(r"\n|(?<=[.!?;])\s+", text.lower()):
+        words = [w for w in map(reading._fold, reading._RAW_TOKEN.findall(part)) if w]
+        if words:
+            found.append((part, words))
+    return found
+
+
+def _random_texts(n: int, seed: int = 0) -> list[str]:
+    pieces = [*"абвгдеёжмф abcxyz 0123456789 .!?;\n\t\r\xa0\u2028$€₽-'@", "  ", ". ", ".\n",
+              "1г 2500₽", "м3ф", "a-PVP", "к0кс", "4276 1234 5678 9012", "мефедрон", "в наличии"]
+    rng = random.Random(seed)
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(n)]
+
+
+def _assert_reads_like_a_plain_scan(text: str) -> None:
+    plain = _plain_segments(text)
+    page = Reading(text)
+    by_number: dict[int, list[str]] = {}
+    for i, number in zip(page.stream.tolist(), page.number.tolist(), strict=True):
+        if i > AMOUNT_SIGN:
+            by_number.setdefault(number, []).append(page.words[i])
+    assert list(by_number) == list(range(len(plain))), text
+    assert list(by_number.values()) == [words for _, words in plain], text
+    assert tokenize(text) == [w for _, words in plain for w in words]
+    signed = [(i, part) for i, (part, _) in enumerate(plain) if reading.AMOUNT_START.search(part)]
+    assert [number for number, _ in page.amounts] == [i for i, _ in signed], text
+    for (_, got), (_, want) in zip(page.amounts, signed, strict=True):
+        assert got.endswith(want) and not got[:len(got) - len(want)].strip(), (text, got, want)
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_reading_agrees_with_a_plain_scan(text: str) -> None:
+    """Words come from cached chunks and segments from line and sentence ends: the same words,
+    segments and amount texts (give or take a line's leading whitespace) as a plain scan."""
+    _assert_reads_like_a_plain_scan(text)
+
+
+def test_reading_agrees_with_a_plain_scan_on_random_text() -> None:
+    for text in _random_texts(500):
+        _assert_reads_like_a_plain_scan(text)
+
+
+def test_vocabulary_starts_afresh_and_old_readings_keep_their_words(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    vocabulary = reading.Vocabulary(limit=10)
+    monkeypatch.setattr(reading, "VOCABULARY", vocabulary)
+    first = Reading("один два три четыре пять шесть семь восемь девять десять одиннадцать")
+    words = first.tokens()
+    second = Reading("совсем другие слова")  # past the limit: ids start afresh
+    assert vocabulary.words is second.words and vocabulary.words is not first.words
+    assert first.tokens() == words and second.tokens() == ["совсем", "другие", "слова"]
+    lengths = WordFacts(len, np.int64)
+    assert lengths.lookup(second.word_ids(), second.words).tolist() == [6, 6, 5]
+    assert lengths.lookup(first.word_ids(), first.words).tolist() == [len(w) for w in words]
+
+
+def test_reading_from_many_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads share the vocabulary, also while it starts afresh."""
+    monkeypatch.setattr(reading, "VOCABULARY", reading.Vocabulary(limit=200))
+    texts = _random_texts(400, seed=1)
+    with ThreadPoolExecutor(4) as pool:
+        tokens = list(pool.map(lambda text: Reading(text).tokens(), texts))
+    assert tokens == [[w for _, words in _plain_segments(t) for w in words] for t in texts]
+
+
+def test_card_numbers_are_found_wherever_they_are() -> None:
+    """Card numbers are looked for only in segments with sixteen digits in their words."""
+    lexicon = LexiconFeatures().fit([])
+    card = re.compile(r"(?<![\w.])(\d{4})[ -]?(\d{4})[ -]?(\d{4})[ -]?(\d{4})(?![\w.])")
+    texts = ["карта 4276 1234 5678 9012", "$4276-1234-5678-9012.", "к$4276 1234 5678 9012",
+             "4276123456789012; 5469 3800 1234 5678!", "٤٢٧٦ ١٢٣٤ ٥٦٧٨ ٩٠١٢",
+             "x4276 1234 5678 9012", "4276 1234 5678 90123", "12.4276 1234 5678 9012",
+             "a.\n4276 1234\n5678 9012", "1г 2500₽; '4276 1234 5678 9012'", *TRICKY]
+    for text in texts:
+        hits, _ = lexicon._hits(text)
+        want = Counter(" ".join(m.groups()) for m in card.finditer(text.lower()))
+        assert hits.get("payment_id:card", Counter()) == want, text
+
+
+def test_offers_stay_within_a_segment() -> None:
+    """Amounts of all segments are read in one scan; a quantity and a price an offer makes must
+    still be in one segment."""
+    lexicon = LexiconFeatures().fit([])
+    assert lexicon.explain("мефедрон 1г 2500₽")["price_per_unit"] == ["1г 2500₽"]
+    for text in ("мефедрон 1г\n2500₽", "1г. 2500₽", "1г\n\n$5 2г", "1г;\t$5"):
+        assert not lexicon.explain(text).get("price_per_unit"), text
+    assert lexicon.explain("1г.\n2г 5$ и 3г $7")["price_per_unit"] == ["2г 5$", "3г $7"]
+
+
+def test_batches_give_the_rows_of_single_pages() -> None:
+    texts = ["", "а", "Мефедрон крис 1г 2500₽, клад магнит", "м3ф " * 300, "cocaine 1g $90"]
+    for ngrams in (Ngrams(kind="word").fit([]), Ngrams(kind="char", ngram_range=(3, 5),
+                                                      sublinear=False).fit([])):
+        batch = ngrams.transform(texts)
+        for i, text in enumerate(texts):
+            single = ngrams.transform([text])
+            assert batch[i].indices.tolist() == single.indices.tolist()
+            assert batch[i].data.tolist() == single.data.tolist()
+
+
+def test_padded_text_collapses_whitespace_as_a_regex_would() -> None:
+    from classifiers.features import _padded
+
+    space = re.compile(r"\s+")
+    for text in ["", " ", "  ", "a", " a ", "a  b", "\ta\n\nB\xa0", "\u2028x\u3000", "\x1cz\x85"]:
+        assert _padded(text) == " " + space.sub(" ", text.lower()) + " "
 
 
 def test_char_ngrams_read_raw_text() -> None:
