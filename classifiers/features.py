@@ -7,11 +7,13 @@ verdict come from these same objects (``Ngrams.terms``, ``LexiconFeatures.explai
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
@@ -63,7 +65,7 @@ def _word_hash(word: str, digits: bool) -> int:
     return zlib.crc32(shown.encode("utf-8"))
 
 
-_WORD_HASHES = {digits: WordFacts(lambda word, digits=digits: _word_hash(word, digits), np.uint64)
+_WORD_HASHES = {digits: WordFacts(partial(_word_hash, digits=digits), np.uint64)
                 for digits in (False, True)}
 
 
@@ -227,22 +229,25 @@ class Ngrams(BaseEstimator, TransformerMixin):
 
     def terms(self, text: str, columns: Iterable[int]) -> dict[int, str]:
         """Column → the first n-gram of ``text`` hashed to it, for the given columns."""
-        targets = np.unique(np.fromiter((int(c) for c in columns), dtype=np.uint64))
-        if not len(targets):
+        wanted = sorted({int(c) for c in columns})
+        if not wanted:
             return {}
+        targets = np.array(wanted, dtype=np.uint64)
         grams = self.__dict__.get("_recent_columns", {}).get(text)
         if grams is None:
             grams = [(n, self._column_of(h))
                      for n, h in _gram_hashes(self._codes(text), *self.ngram_range)]
+        columns = np.concatenate([columns_n for _, columns_n in grams] or [targets[:0]])
+        nearest = targets[np.minimum(np.searchsorted(targets, columns), len(targets) - 1)]
+        starts = list(accumulate((len(columns_n) for _, columns_n in grams), initial=0))
         spell = None  # made only when an n-gram is asked for
         found: dict[int, str] = {}
-        for n, columns_n in grams:
-            nearest = targets[np.minimum(np.searchsorted(targets, columns_n), len(targets) - 1)]
-            for i in np.flatnonzero(nearest == columns_n).tolist():
-                column = int(columns_n[i])
-                if column not in found:
-                    spell = self._speller(text) if spell is None else spell
-                    found[column] = spell(i, n)
+        for at in (nearest == columns).nonzero()[0].tolist():  # in order: n, then position
+            column = int(columns[at])
+            if column not in found:
+                which = bisect_right(starts, at) - 1
+                spell = self._speller(text) if spell is None else spell
+                found[column] = spell(at - starts[which], grams[which][0])
         return found
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -305,8 +310,9 @@ DERIVED = ("substance_any", "payment_ids", "selling_any", "benign_context",
 _FORM = ("cue:drug_form", "cue:nps_shape")
 # Segments either side of a substance's segment that count as "near" it.
 NEAR = 1
-# What a word can be to the lexicon: a hit on its own, a term's first word, a term's second word.
-_ALONE, _FIRST, _SECOND = 1, 2, 4
+# What a word can be to the lexicon: a hit on its own, a term's first word, a term's second word;
+# the bits from ``_DIGITS_SHIFT`` on count its digits.
+_ALONE, _FIRST, _SECOND, _DIGITS_SHIFT = 1, 2, 4, 3
 # Lexicon hits are counted by segment, then words before terms of several words before amounts,
 # then position in the segment (and which term, where several start at one word).
 _EVENT_ORDER = itemgetter(0, 1, 2, 3)
@@ -371,7 +377,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        for key in ("_compiled", "_token_features", "_known", "_recent_hits"):
+        for key in ("_compiled", "_token_features", "_roles", "_recent_hits"):
             state.pop(key, None)
         return state
 
@@ -421,11 +427,17 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
 
     def _role(self, word: str) -> int:
         """What a word can be to the lexicon (bits): a hit on its own, the first or the second
-        word of a term of several words. Most words are none, and are ruled out a page at a
-        time."""
+        word of a term of several words; and above those, how many digits it has (up to 31,
+        enough to tell where a card number may be). Most words are nothing to the lexicon, and
+        are ruled out a page at a time."""
         multi, *_, seconds = self._tables()
         return ((_ALONE if self._word_features(word) else 0) | (_FIRST if word in multi else 0)
-                | (_SECOND if word in seconds else 0))
+                | (_SECOND if word in seconds else 0) | _digit_count(word) << _DIGITS_SHIFT)
+
+    def _roles_of(self, reading: Reading) -> np.ndarray:
+        """``_role`` of each element of ``reading.stream`` (0 for the ends of segments)."""
+        self._tables()
+        return self.__dict__["_roles"].lookup(reading.stream, reading.words)
 
     def _hits(self, text: str) -> tuple[dict[str, Counter], dict[str, float]]:
         """Matched terms per feature and the segment co-occurrence counts of one text (the last
@@ -441,8 +453,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         of several words, then its amounts; that order is the order ``explain`` lists terms in.
         Most words hit nothing, so they are ruled out a page at a time (numpy over word ids)."""
         reading = read(page_window(text, self.head_chars, self.tail_chars))
-        self._tables()
-        roles = self.__dict__["_roles"].lookup(reading.stream, reading.words)
+        roles = self._roles_of(reading)
         events = [*self._word_events(reading, roles), *self._term_events(reading, roles)]
         numbers = [number for number, _ in reading.amounts]
         events += [(numbers[index], 2, i, 0, term, (feature,), _kinds((feature,)))
@@ -459,14 +470,14 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
                 listed.append(term)
             kinds[number] = kinds.get(number, 0) | held
         hits = {feature: Counter(listed) for feature, listed in terms.items()}
-        _payment_ids(reading, hits)
+        _payment_ids(reading, roles, hits)
         return hits, _near_counts(kinds)
 
     def _word_events(self, reading: Reading, roles: np.ndarray) -> list[tuple]:
         """(segment number, 0, position, 0, word, its features, what they say the segment holds)
         for each word that hits a feature on its own."""
         stream, words = reading.stream, reading.words
-        at = np.flatnonzero(roles & _ALONE)
+        at = (roles & _ALONE).nonzero()[0]
         tokens = [words[i] for i in stream[at].tolist()]
         features_of = self._features_of
         return [(number, 0, position, 0, token, *features_of(token))
@@ -479,7 +490,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         is followed by a second word."""
         multi = self._tables()[0]
         stream, words = reading.stream, reading.words
-        at = np.flatnonzero((roles[:-1] << 1) & roles[1:] & _SECOND)
+        at = ((roles[:-1] << 1) & roles[1:] & _SECOND).nonzero()[0]
         events = []
         for position, number in zip(at.tolist(), reading.number[at].tolist(), strict=True):
             for which, term_words in enumerate(multi.get(words[stream[position]], ())):
@@ -510,9 +521,9 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
             "payment_ids": ids,
             "selling_any": selling,
             "benign_context": benign,
-            "substance_and_selling": np.sqrt(substance * selling),
-            "slang_and_selling": np.sqrt(slang * selling),
-            "substance_and_dead_drop": np.sqrt(substance * total.get("cue:dead_drop", 0)),
+            "substance_and_selling": math.sqrt(substance * selling),
+            "slang_and_selling": math.sqrt(slang * selling),
+            "substance_and_dead_drop": math.sqrt(substance * total.get("cue:dead_drop", 0)),
             "selling_without_benign": max(0.0, selling - benign),
             "substance_without_selling": substance if selling == 0 else 0.0,
             "selling_without_substance": selling if substance == 0 else 0.0,
@@ -579,25 +590,23 @@ def _most_common(counter: Counter, n: int) -> list[tuple[str, int]]:
 
 
 def _digit_count(word: str) -> int:
-    """Decimal digits in a word (up to 255). Folding a word reads a digit as a letter only
+    """Decimal digits in a word (up to 31). Folding a word reads a digit as a letter only
     between two letters, where no card number's digit is."""
-    return 0 if word.isalpha() else min(sum(map(str.isdecimal, word)), 255)
+    return 0 if word.isalpha() else min(sum(map(str.isdecimal, word)), 31)
 
 
-_DIGIT_COUNTS = WordFacts(_digit_count, np.uint8)
-
-
-def _payment_ids(reading: Reading, hits: dict[str, Counter]) -> None:
+def _payment_ids(reading: Reading, roles: np.ndarray, hits: dict[str, Counter]) -> None:
     """Card numbers, Telegram handles, onion addresses, phones and wallet placeholders anywhere in
     a text. A card number holds no segment end (its spaces follow digits), and its sixteen
-    digits are all in the words of its segment, so only segments with as many are searched."""
-    at = np.flatnonzero(reading.stream > AMOUNT_SIGN)  # words (other elements may be in no segment)
-    digits = np.bincount(reading.number[at],
-                         _DIGIT_COUNTS.lookup(reading.stream[at], reading.words))
-    cards = [" ".join(m.groups()) for number, part in reading.amounts if digits[number] >= 16
-             for m in _CARD.finditer(part)]
-    if cards:
-        hits.setdefault("payment_id:card", Counter()).update(cards)
+    digits are all in the words of its segment (``roles`` counts them), so only segments with as
+    many are searched."""
+    if reading.amounts:
+        at = (reading.stream > AMOUNT_SIGN).nonzero()[0]  # words: only they are in a segment
+        digits = np.bincount(reading.number[at], roles[at] >> _DIGITS_SHIFT)
+        cards = [" ".join(m.groups()) for number, part in reading.amounts if digits[number] >= 16
+                 for m in _CARD.finditer(part)]
+        if cards:
+            hits.setdefault("payment_id:card", Counter()).update(cards)
     lower = reading.lower
     for kind, (pattern, signs) in _TEXT_IDS.items():
         if any(sign in lower for sign in signs):

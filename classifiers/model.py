@@ -4,6 +4,7 @@ Saving and loading live in ``classifiers.artifact``."""
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -184,17 +185,20 @@ class TrawlerModel:
         contrib = data * self.clf.coef_[indices]
         blocks = self._blocks()
         chars = [n for n, (name, *_) in enumerate(blocks) if name == "chars"]
-        in_chars = np.zeros(len(indices), dtype=bool)
+        # A row holds each branch's columns in turn (the union stacks them side by side), so the
+        # character n-grams are one run of it, found by bisection though they are not sorted.
+        start = stop = 0
         if chars:
             _, first, _, width = blocks[chars[0]]
-            in_chars = (indices >= first) & (indices < first + width)
-        rest = np.flatnonzero(~in_chars)
-        top = rest[np.argsort(-np.abs(contrib[rest]), kind="stable")[: 2 * k]]
-        block_of = np.searchsorted([b[1] for b in blocks], indices[top], side="right") - 1
-        candidates = [(float(contrib[j]), int(indices[j]), b)
-                      for j, b in zip(top.tolist(), block_of.tolist(), strict=True)]
-        if in_chars.any():
-            candidates.append((float(contrib[in_chars].sum()), -1, int(chars[0])))
+            start, stop = int(indices.searchsorted(first)), int(indices.searchsorted(first + width))
+        rest = np.concatenate([contrib[:start], contrib[stop:]])  # the other branches, in order
+        top = np.argsort(-np.abs(rest), kind="stable")[: 2 * k]
+        top += (top >= start) * (stop - start)  # back to positions in the row
+        starts = [b[1] for b in blocks]
+        candidates = [(float(contrib[j]), index, bisect_right(starts, index) - 1)
+                      for j, index in zip(top.tolist(), indices[top].tolist(), strict=True)]
+        if stop > start:
+            candidates.append((float(contrib[start:stop].sum()), -1, int(chars[0])))
         picked = sorted((c for c in candidates if abs(c[0]) >= 1e-6), key=lambda c: -abs(c[0]))
         grams = {name: transformer.terms(text, [i - start for _, i, b in picked
                                                 if blocks[b][0] == name])

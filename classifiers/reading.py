@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_right
 from collections.abc import Callable
 from contextlib import suppress
+from itertools import islice
 from typing import TypeVar
 
 import numpy as np
@@ -82,11 +84,11 @@ def _fold(token: str) -> str:
 
 # Sentence and line ends: a page is read as segments, so that "a substance named next to a price"
 # can be told from "a substance named somewhere on a page that also has prices". A segment ends at
-# a newline, or at the whitespace after ".!?;" (as ``\n|(?<=[.!?;])\s+`` would split). Within a
-# line, the whitespace after ".!?;"; starting the pattern with ``\s`` lets the regex engine skip
-# ahead to whitespace.
+# a newline or at the whitespace after ".!?;", as ``\n|(?<=[.!?;])\s+`` would split a text.
+# Within a line, the whitespace after ".!?;" (starting with ``\s``, the pattern lets the regex
+# engine skip ahead to whitespace):
 _SENTENCE_END = re.compile(r"\s(?<=[.!?;]\s)\s*")
-# Each newline of a page becomes a space-separated chunk of its own.
+# What a newline becomes, so that it is a space-separated chunk of its own.
 _MARK = " \n "
 
 # Ids in a page's stream that are not words: the end of a line, the end of a sentence, and a
@@ -106,8 +108,8 @@ class Vocabulary:
     and one UTF-32 decode away from a numpy array, with no Python loop per word.
 
     Bounded: past ``limit`` words it starts afresh, with a new ``words`` list, so that ids read
-    before keep their meaning for whoever holds that list; past ``64 * limit`` characters of
-    chunks it forgets the chunks (not the words).
+    before keep their meaning for whoever holds that list; past ``limit`` chunks or
+    ``16 * limit`` characters of them it forgets the chunks (not the words).
     """
 
     def __init__(self, limit: int = 500_000):
@@ -137,7 +139,7 @@ class Vocabulary:
             with self._lock:
                 if len(self.words) > self.limit:
                     self._start()
-                elif self._chunk_chars > 64 * self.limit:
+                elif len(self._state[2]) > self.limit or self._chunk_chars > 16 * self.limit:
                     self._state[2].clear()  # ids stay valid: the chunks in use come back
                     self._chunk_chars = 0
                 if self.words is not words:  # started afresh: ids found before mean nothing
@@ -166,34 +168,34 @@ class Vocabulary:
         ".!?;" other than a space (a printable chunk has none), and after a chunk that ends with
         ".!?;" (a space follows, or the text ends)."""
         self._chunk_chars += sum(map(len, chunks))
-        pieces = [[chunk] if chunk.isprintable() else _SENTENCE_END.split(chunk)
-                  for chunk in chunks]
-        ids = iter(self._piece_ids([piece for split in pieces for piece in split]))
-        learnt = []
-        for chunk, split in zip(chunks, pieces, strict=True):
-            chunk_ids = chr(SENTENCE_END).join([next(ids) for _ in split])
-            if chunk == "\n":
-                chunk_ids = chr(LINE_END)
-            elif chunk.endswith((".", "!", "?", ";")):
-                chunk_ids += chr(SENTENCE_END)
-            learnt.append(chunk_ids)
-        return learnt
+        if all(map(str.isprintable, chunks)):  # as most are: one piece each
+            learnt = self._piece_ids(chunks)
+        else:
+            pieces = [[chunk] if chunk.isprintable() else _SENTENCE_END.split(chunk)
+                      for chunk in chunks]
+            ids = iter(self._piece_ids([piece for split in pieces for piece in split]))
+            learnt = [chr(SENTENCE_END).join(islice(ids, len(split))) for split in pieces]
+        ends = (".", "!", "?", ";")
+        return [chr(LINE_END) if chunk == "\n"
+                else chunk_ids + chr(SENTENCE_END) if chunk.endswith(ends) else chunk_ids
+                for chunk, chunk_ids in zip(chunks, learnt, strict=True)]
 
     def _piece_ids(self, pieces: list[str]) -> list[str]:
-        """The ids of the words of each piece of text (a sentence of a chunk), and
+        """The ids of the words of each piece of text (a chunk, or a sentence of one), with
         ``AMOUNT_SIGN`` first where it holds a digit or currency sign. One regex scan reads
-        them all, joined by "\\0", which no word holds (a piece holding one is read alone)."""
+        them all, joined by "\\0", which no word holds (pieces holding one are read alone)."""
+        if not pieces:
+            return []
         text = "\0".join(pieces)
         if len(pieces) > 1 and text.count("\0") >= len(pieces):
             return [ids for piece in pieces for ids in self._piece_ids([piece])]
-        folded, known = _FOLDED.get, self._state[1].get
         tokens = (_TOKEN_OR_BREAK if len(pieces) > 1 else _RAW_TOKEN).findall(text)
+        folded, known = _FOLDED.get, self._state[1].get
         words = [token if token == "\0" else folded(token) or _fold(token) for token in tokens]
         ids = "".join([word if word == "\0" else chr(known(word) or self._new_id(word))
                        for word in words if word])
-        split = ids.split("\0") if len(pieces) > 1 else [ids]
         return [chr(AMOUNT_SIGN) + piece_ids if AMOUNT_START.search(piece) else piece_ids
-                for piece, piece_ids in zip(pieces, split, strict=True)]
+                for piece, piece_ids in zip(pieces, ids.split("\0"), strict=True)]
 
     def _new_id(self, word: str) -> int:
         words, ids, _ = self._state
@@ -212,8 +214,8 @@ VOCABULARY = Vocabulary()
 
 
 class WordFacts:
-    """One number per vocabulary word (its hash, whether the lexicon knows it) in an array
-    indexed by id: a page's numbers are one numpy lookup. Worked out for new words as they come."""
+    """One number per vocabulary word (its hash, what it is to the lexicon) in an array indexed
+    by id: a page's numbers are one numpy lookup. Worked out for new words as they come."""
 
     def __init__(self, fact: Callable[[str], int], dtype: DTypeLike):
         self.fact = fact
@@ -263,19 +265,18 @@ class Reading:
         ids, self.words = VOCABULARY.read(self.lower.replace("\n", _MARK).split(" "))
         ends = ids <= SENTENCE_END
         segment = ends.astype(np.intp).cumsum()  # of each id, counting every segment
-        sign = ids == AMOUNT_SIGN
-        count = int(segment[-1]) + 1 if len(ids) else 0
-        has_words = np.zeros(count, dtype=bool)
+        has_words = np.zeros(int(segment[-1]) + 1 if len(ids) else 0, dtype=bool)
         has_words[segment[ids > AMOUNT_SIGN]] = True
-        has_sign = np.zeros(count, dtype=bool)
-        has_sign[segment[sign]] = True
-        number = has_words.cumsum() - 1
-        keep = ~sign
-        self.stream = ids[keep]
-        self.number = number[segment[keep]]
-        signed = np.flatnonzero(has_sign & has_words).tolist()
-        self.amounts = list(zip(number[signed].tolist(), self._texts(signed, ids[ends]),
-                                strict=True))
+        number = has_words.cumsum() - 1  # of each segment, counting those with words
+        sign = ids == AMOUNT_SIGN
+        self.stream, self.number, self.amounts = ids, number[segment], []
+        if sign.any():  # signs mark their segments, and leave the stream
+            signed = np.unique(segment[sign])
+            signed = signed[has_words[signed]].tolist()
+            keep = ~sign
+            self.stream, self.number = ids[keep], self.number[keep]
+            self.amounts = list(zip(number[signed].tolist(), self._texts(signed, ids[ends]),
+                                    strict=True))
 
     def _texts(self, segments: list[int], ends: np.ndarray) -> list[str]:
         """The text of these segments (numbered among all, the ``ends`` between them), found by
@@ -284,13 +285,12 @@ class Reading:
         if not segments:
             return []
         lines = self.lower.split("\n")
-        at_line_end = ends == LINE_END
-        line_of = np.concatenate([[0], at_line_end.cumsum()]).tolist()
-        first_of_line = [0, *(np.flatnonzero(at_line_end) + 1).tolist(), len(ends) + 1]
+        first_of_line = [0, *(i + 1 for i, end in enumerate(ends.tolist()) if end == LINE_END),
+                         len(ends) + 1]
         sentences: dict[int, list[str]] = {}
         texts = []
         for segment in segments:
-            line = line_of[segment]
+            line = bisect_right(first_of_line, segment) - 1
             if first_of_line[line + 1] - first_of_line[line] == 1:  # one sentence
                 texts.append(lines[line])
                 continue

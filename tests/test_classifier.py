@@ -121,6 +121,7 @@ TRICKY = [
     "BTC bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq, XMR " + "4" * 95 + " " + "x" * 300,
     "a.\tb", "a. \n  b", "a.\r\nb\r\n", "a\xa0b. c\u2028d! e?\x1cf; g", "1г. 2500₽!? $40;5g",
     "4276 1234 5678 9012.\n$1 000 000; 10mg/20mg @shop_op t.me/abc_d +375 29 123-45-67",
+    "nul\x00inside 1г\x00$5\x00. next", "\x00",
 ]
 
 
@@ -136,7 +137,7 @@ def _plain_segments(text: str) -> list[tuple[str, list[str]]]:
 
 
 def _random_texts(n: int, seed: int = 0) -> list[str]:
-    pieces = [*"абвгдеёжмф abcxyz 0123456789 .!?;\n\t\r\xa0\u2028$€₽-'@", "  ", ". ", ".\n",
+    pieces = [*"абвгдеёжмф abcxyz 0123456789 .!?;\n\t\r\xa0\u2028\x00$€₽-'@", "  ", ". ", ".\n",
               "1г 2500₽", "м3ф", "a-PVP", "к0кс", "4276 1234 5678 9012", "мефедрон", "в наличии"]
     rng = random.Random(seed)
     return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(n)]
