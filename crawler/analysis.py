@@ -25,11 +25,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
+from classifiers import Document, load_model
 from crawler.batching import MicroBatcher
 from crawler.extract import Extracted, extract_page
 from crawler.extract.encoding import decode_body
 from crawler.extract.entities import FoundEntity, extract_entities, non_web_links
 from crawler.forums import ForumPage, read_forum_page
+from crawler.forums.posts import POST_THRESHOLD, classify_posts
 
 logger = logging.getLogger(__name__)
 
@@ -75,28 +77,24 @@ def page_entities(extracted: Extracted, body: bytes) -> list[FoundEntity]:
     return extract_entities(f"{extracted.title}\n{extracted.text}", links)
 
 
-def page_document(extracted: Extracted | None, url: str) -> Any:
+def page_document(extracted: Extracted | None, url: str) -> Document | None:
     """The classifier's input for a page, or None when there is nothing to read."""
     if extracted is None or not (extracted.text or extracted.title):
         return None
-    from classifiers import Document
-
     return Document(text=extracted.text, title=extracted.title, url=url, lang=extracted.lang)
 
 
 # --- in the worker process ---------------------------------------------------------------------
 
 _model: Any = None
-_post_threshold = 0.9
+_post_threshold = POST_THRESHOLD
 
 
-def _start_worker(model_path: str | None, post_threshold: float = 0.9) -> None:
+def _start_worker(model_path: str | None, post_threshold: float = POST_THRESHOLD) -> None:
     global _model, _post_threshold
     _exit_with_parent(os.getppid())
     _post_threshold = post_threshold
     if model_path:
-        from classifiers import load_model
-
         _model = load_model(model_path)
 
 
@@ -145,8 +143,6 @@ def analyse_pages(pages: list[RawPage]) -> list[Analysis]:
 
 def _judge_posts(page: RawPage, result: Analysis) -> None:
     """Each post of a forum page gets its verdict; a flagged post decides the page's."""
-    from crawler.forums.posts import classify_posts
-
     assert result.forum is not None
     lang = result.extracted.lang if result.extracted else None
     try:
@@ -165,7 +161,7 @@ class Analyser:
     """Sends pages to worker processes in micro-batches; ``await analyse(page)`` per page."""
 
     def __init__(self, workers: int, model_path: str | None, batch_size: int = 16,
-                 post_threshold: float = 0.9) -> None:
+                 post_threshold: float = POST_THRESHOLD) -> None:
         self.workers = workers
         self.model_path = model_path
         self.post_threshold = post_threshold

@@ -115,7 +115,7 @@ def test_workers_and_in_process_store_the_same_crawl(web, tmp_path: Path) -> Non
         assert a == b, f"{name} differ: {sorted(a ^ b)[:5]}"
 
 
-def test_with_workers_the_crawl_process_loads_no_model() -> None:
+def test_with_workers_the_crawl_process_classifies_nothing() -> None:
     """Pages and posts are classified in the workers; the in-process pipelines stand down."""
     from scrapy.exceptions import NotConfigured
     from scrapy.utils.test import get_crawler

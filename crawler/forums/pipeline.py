@@ -17,17 +17,18 @@ from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 
 from classifiers import TrawlerModel, load_model
-from crawler.forums.posts import classify_posts
+from crawler.forums.posts import POST_THRESHOLD, classify_posts
 from crawler.items import PageItem
 
 
 def post_threshold(settings: BaseSettings) -> float:
     """The score a post needs to be flagged (``TRAWLER_POST_THRESHOLD``)."""
-    return settings.getfloat("TRAWLER_POST_THRESHOLD", 0.9)
+    return settings.getfloat("TRAWLER_POST_THRESHOLD", POST_THRESHOLD)
 
 
 class PostClassifyPipeline:
-    def __init__(self, crawler: Crawler, model_path: str, threshold: float = 0.9) -> None:
+    def __init__(self, crawler: Crawler, model_path: str,
+                 threshold: float = POST_THRESHOLD) -> None:
         self.crawler = crawler
         self.model_path = model_path
         self.threshold = threshold

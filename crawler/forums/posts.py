@@ -11,6 +11,9 @@ from dataclasses import replace
 from classifiers import Document, PageVerdict, TrawlerModel
 from crawler.forums import ForumPage
 
+# A post is short: it is flagged only at this score or above (and the model's threshold).
+POST_THRESHOLD = 0.9
+
 
 def post_reason(position: int, author: str | None, score: float) -> dict[str, object]:
     who = f" by {author}" if author else ""

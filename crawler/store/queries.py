@@ -50,48 +50,46 @@ def _page_row(item: PageItem, site_id: int, job_id: int | None) -> dict[str, Any
     }
 
 
+async def _write(session: AsyncSession, model: type[Page] | type[Verdict], key: str,
+                 rows: dict[Any, dict[str, Any]]) -> dict[Any, int]:
+    """Rows by their unique ``key`` value: the new ones inserted, the others updated, one
+    executemany statement each (not an ORM object per row). Returns every key's row id."""
+    column = getattr(model, key)
+    ids: dict[Any, int] = dict((await session.execute(
+        select(column, model.id).where(column.in_(rows)))).all())
+    updated = [{"id": ids[value], **row} for value, row in rows.items() if value in ids]
+    inserted = [{key: value, **row} for value, row in rows.items() if value not in ids]
+    if updated:
+        await session.execute(update(model), updated)
+    if inserted:
+        ids.update((await session.execute(
+            insert(model).returning(column, model.id, sort_by_parameter_order=True),
+            inserted)).all())
+    return ids
+
+
 async def save_pages(session: AsyncSession, items: Sequence[PageItem],
                      job_id: int | None) -> list[int]:
     """Insert or update the pages (with verdicts and entities); returns their ids in order.
 
-    One INSERT and one UPDATE statement per table and batch (executemany), not an ORM object per
-    row. Two items of a batch can be one page (a redirect to a page also fetched): the last wins.
+    Two items of a batch can be one page (a redirect to a page also fetched): the last wins.
     """
     ids = await site_ids(session, (item.site for item in items))
     hashes = [url_hash(item.url) for item in items]
-    page_ids: dict[str, int] = dict((await session.execute(
-        select(Page.url_hash, Page.id).where(Page.url_hash.in_(hashes)))).all())
-    rows = {digest: _page_row(item, ids[item.site], job_id)
-            for item, digest in zip(items, hashes, strict=True)}
-    updated = [{"id": page_ids[digest], **row} for digest, row in rows.items()
-               if digest in page_ids]
-    inserted = [{"url_hash": digest, **row} for digest, row in rows.items()
-                if digest not in page_ids]
-    if updated:
-        await session.execute(update(Page), updated)
-    if inserted:
-        page_ids.update((await session.execute(
-            insert(Page).returning(Page.url_hash, Page.id, sort_by_parameter_order=True),
-            inserted)).all())
+    page_ids = await _write(session, Page, "url_hash", {
+        digest: _page_row(item, ids[item.site], job_id)
+        for item, digest in zip(items, hashes, strict=True)})
     for item, digest in zip(items, hashes, strict=True):
         item.page_id, item.site_id = page_ids[digest], ids[item.site]
 
     now = datetime.now(UTC)
     verdicts = {item.page_id: {
-        "page_id": item.page_id, "label": item.verdict.label, "score": item.verdict.score,
+        "label": item.verdict.label, "score": item.verdict.score,
         "threshold": item.verdict.threshold, "model_version": item.verdict.model_version,
         "reasons": item.verdict.reasons, "created_at": now,
     } for item in items if item.verdict is not None}
     if verdicts:
-        verdict_ids = dict((await session.execute(
-            select(Verdict.page_id, Verdict.id).where(Verdict.page_id.in_(verdicts)))).all())
-        changed = [{"id": verdict_ids[page_id], **row} for page_id, row in verdicts.items()
-                   if page_id in verdict_ids]
-        new = [row for page_id, row in verdicts.items() if page_id not in verdict_ids]
-        if changed:
-            await session.execute(update(Verdict), changed)
-        if new:
-            await session.execute(insert(Verdict), new)
+        await _write(session, Verdict, "page_id", verdicts)
     await save_entities(session, [(item.page_id, item.entities) for item in items])
     await refresh_sites(session, set(ids.values()))
     return [item.page_id for item in items]
