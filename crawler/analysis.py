@@ -33,6 +33,10 @@ from crawler.extract.entities import FoundEntity, extract_entities, non_web_link
 from crawler.forums import ForumPage, read_forum_page
 from crawler.forums.posts import POST_THRESHOLD, classify_posts
 
+# Seconds a batch of pages may take in a worker (queueing included) before the worker is taken
+# for stuck: a normal batch takes a fraction of a second.
+ANALYSIS_TIMEOUT = 60.0
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["Analyser", "Analysis", "RawPage", "analyse_pages", "page_document", "page_entities",
@@ -158,13 +162,22 @@ def _judge_posts(page: RawPage, result: Analysis) -> None:
 # --- in the crawl process ----------------------------------------------------------------------
 
 class Analyser:
-    """Sends pages to worker processes in micro-batches; ``await analyse(page)`` per page."""
+    """Sends pages to worker processes in micro-batches; ``await analyse(page)`` per page.
+
+    A batch without results after ``timeout`` seconds (a worker stuck on a hostile page) has its
+    pool's processes killed; its pages are then tried one at a time like those of a crashed
+    worker, and the page that hangs again is stored without its analysis.
+    """
 
     def __init__(self, workers: int, model_path: str | None, batch_size: int = 16,
-                 post_threshold: float = POST_THRESHOLD) -> None:
+                 post_threshold: float = POST_THRESHOLD,
+                 timeout: float = ANALYSIS_TIMEOUT) -> None:
+        if not timeout > 0:
+            raise ValueError(f"analysis_timeout must be a number of seconds > 0, not {timeout!r}")
         self.workers = workers
         self.model_path = model_path
         self.post_threshold = post_threshold
+        self.timeout = timeout
         self._pool = self._new_pool()
         self._pool.submit(_ready)  # start the workers now: they load while the crawl starts
         # Two batches per worker in flight: one running, one on its way.
@@ -180,29 +193,54 @@ class Analyser:
         return await self._batcher.submit(page)
 
     async def _run(self, pages: list[RawPage]) -> list[Analysis]:
-        loop = asyncio.get_running_loop()
         pool = self._pool
         try:
-            return await loop.run_in_executor(pool, analyse_pages, pages)
+            return await self._in_pool(pool, pages)
         except BrokenProcessPool:
             self._replace(pool)
-        # A worker died (a parser crashed on a hostile page, or it was killed): try each page
-        # alone in a fresh pool, so only the page that kills a worker goes without analysis.
+        except TimeoutError:
+            logger.warning("a batch of %d pages got no analysis within %g s; its workers are "
+                           "replaced and its pages tried one at a time", len(pages), self.timeout)
+            self._replace(pool, kill=True)
+        # A worker died (a parser crashed on a hostile page, or it was killed) or hung: try each
+        # page alone in a fresh pool, so only the page that kills or stalls a worker goes
+        # without analysis.
         results = []
         for page in pages:
             pool = self._pool
             try:
-                results.extend(await loop.run_in_executor(pool, analyse_pages, [page]))
+                results.extend(await self._in_pool(pool, [page]))
             except BrokenProcessPool:
                 self._replace(pool)
                 logger.error("analysing %s killed a worker process; stored without analysis",
                              page.url)
                 results.append(Analysis(failure="analysis: the worker process died on this page"))
+            except TimeoutError:
+                self._replace(pool, kill=True)
+                logger.error("analysing %s took over %g s; stored without analysis", page.url,
+                             self.timeout)
+                results.append(Analysis(
+                    failure=f"analysis: no result within {self.timeout:g} s on this page"))
         return results
 
-    def _replace(self, broken: Executor) -> None:
-        if self._pool is broken:
-            self._pool = self._new_pool()
+    async def _in_pool(self, pool: Executor, pages: list[RawPage]) -> list[Analysis]:
+        future = pool.submit(analyse_pages, pages)
+        return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+
+    def _replace(self, broken: Executor, kill: bool = False) -> None:
+        """A fresh pool in place of ``broken`` (once, however many batches find it broken).
+        ``kill``: its processes are alive but stuck, so they are killed; the batches still in
+        them fail as after a crash and are retried page by page."""
+        if self._pool is not broken:
+            return
+        self._pool = self._new_pool()
+        if kill:
+            # ProcessPoolExecutor has no public way to stop a running call (3.14 adds
+            # ``kill_workers``); killing its processes makes it fail every call it holds.
+            for process in list((getattr(broken, "_processes", None) or {}).values()):
+                process.kill()
+            broken.shutdown(wait=False)
+        else:
             broken.shutdown(wait=False, cancel_futures=True)
 
     async def close(self) -> None:

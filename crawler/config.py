@@ -33,6 +33,7 @@ class CrawlConfig:
     proxy: str | None = None
     tor: str = "socks5h://127.0.0.1:9050"
     analysis_workers: int | str = "auto"  # processes that extract and classify; 0: in-process
+    analysis_timeout: float = 60.0  # seconds a batch may take in a worker before it is killed
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,10 @@ def load_config(
         worker_count(crawl.analysis_workers)
     except ValueError as exc:
         raise ConfigError(f"[crawl] {exc}") from exc
+    timeout = crawl.analysis_timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ConfigError(f"[crawl] analysis_timeout must be a number of seconds > 0, "
+                          f"not {timeout!r}")
 
     data_dir = Path(data or os.environ.get("TRAWLER_DATA") or "data").expanduser().resolve()
     db_url = db or os.environ.get("TRAWLER_DB") or default_db_url(data_dir)

@@ -66,6 +66,7 @@ def crawl_settings(config: Config, job_id: int | None = None,
         "TRAWLER_MODEL_PATH": str(config.model_path),
         "TRAWLER_DATA_DIR": str(config.data_dir),
         "TRAWLER_ANALYSIS_WORKERS": worker_count(crawl.analysis_workers),
+        "TRAWLER_ANALYSIS_TIMEOUT": float(crawl.analysis_timeout),
     }, priority="cmdline")
     # A config file's [scrapy] section passes Scrapy settings through (TRAWLER_SCREENSHOTS, ...).
     settings.setdict(dict(config.extra.get("scrapy") or {}), priority="cmdline")

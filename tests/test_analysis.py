@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import multiprocessing
 import os
 import signal
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -71,6 +75,73 @@ def test_a_killed_worker_costs_no_page() -> None:
             await analyser.close()
 
     asyncio.run(scenario())
+
+
+def test_a_stuck_worker_is_replaced_and_its_batch_analysed_again() -> None:
+    """A worker that stops answering (here: SIGSTOP, as if a hostile page sent it into an endless
+    loop) is killed after the timeout; its batch is analysed again in a fresh pool."""
+    async def scenario() -> None:
+        analyser = Analyser(1, None, timeout=5)
+        try:
+            first = await asyncio.wrap_future(analyser._pool.submit(_ready))
+            os.kill(first, signal.SIGSTOP)
+            started = time.monotonic()
+            results = await asyncio.gather(*(analyser.analyse(page(n)) for n in range(5)))
+            assert time.monotonic() - started >= 5
+            assert all(r.failure is None and r.extracted is not None for r in results)
+            second = await asyncio.wrap_future(analyser._pool.submit(_ready))
+            assert second != first
+            with pytest.raises(ProcessLookupError):  # the stuck worker was killed, not left
+                for _ in range(100):
+                    os.kill(first, 0)
+                    time.sleep(0.05)
+        finally:
+            await analyser.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_page_that_stalls_every_worker_is_stored_without_analysis() -> None:
+    """When each worker stalls (every process the pool starts is stopped), every page comes back
+    with the timeout as its failure: the crawl goes on instead of waiting for ever."""
+    stop = threading.Event()
+
+    def stall_workers() -> None:
+        while not stop.is_set():
+            for child in multiprocessing.active_children():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGSTOP)
+            time.sleep(0.01)
+
+    async def scenario() -> None:
+        analyser = Analyser(1, None, timeout=0.5)
+        stopper = threading.Thread(target=stall_workers, daemon=True)
+        stopper.start()
+        try:
+            results = await asyncio.wait_for(
+                asyncio.gather(*(analyser.analyse(page(n)) for n in range(3))), 60)
+            assert [r.failure for r in results] == [
+                "analysis: no result within 0.5 s on this page"] * 3
+            assert all(r.extracted is None and r.verdict is None for r in results)
+        finally:
+            stop.set()
+            stopper.join()
+            for child in multiprocessing.active_children():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGCONT)
+            await analyser.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_bad_analysis_timeout_is_refused(tmp_path: Path) -> None:
+    for bad in ("1 minute", 0, -5, True):
+        config = tmp_path / "bad.toml"
+        config.write_text(f"[crawl]\nanalysis_timeout = {json.dumps(bad)}\n")
+        with pytest.raises(ConfigError, match=r"\[crawl\] analysis_timeout"):
+            load_config(config_file=config)
+    with pytest.raises(ValueError, match="analysis_timeout"):
+        Analyser(1, None, timeout=0)
 
 
 @pytest.mark.skipif(not load_config().model_path.exists(),

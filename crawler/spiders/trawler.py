@@ -20,7 +20,7 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 from twisted.python.failure import Failure
 
 from classifiers import load_model
-from crawler.analysis import Analyser, RawPage, read_page
+from crawler.analysis import ANALYSIS_TIMEOUT, Analyser, RawPage, read_page
 from crawler.download import TorUnavailableError
 from crawler.extract import is_onion, site_of_url
 from crawler.forums import ForumPage
@@ -82,8 +82,9 @@ class TrawlerSpider(Spider):
             model = crawler.settings.get("TRAWLER_MODEL_PATH") or None
             if model:  # a missing or broken model stops the crawl here, before it starts
                 load_model(model)
-            spider.analyser = Analyser(workers, model,
-                                       post_threshold=post_threshold(crawler.settings))
+            spider.analyser = Analyser(
+                workers, model, post_threshold=post_threshold(crawler.settings),
+                timeout=crawler.settings.getfloat("TRAWLER_ANALYSIS_TIMEOUT", ANALYSIS_TIMEOUT))
             crawler.signals.connect(spider._close_analyser, signals.spider_closed)
         return spider
 
