@@ -27,15 +27,12 @@ from typing import Any
 
 from classifiers import Document, load_model
 from crawler.batching import MicroBatcher
+from crawler.config import CrawlConfig, analysis_timeout
 from crawler.extract import Extracted, extract_page
 from crawler.extract.encoding import decode_body
 from crawler.extract.entities import FoundEntity, extract_entities, non_web_links
 from crawler.forums import ForumPage, read_forum_page
 from crawler.forums.posts import POST_THRESHOLD, classify_posts
-
-# Seconds a batch of pages may take in a worker (queueing included) before the worker is taken
-# for stuck: a normal batch takes a fraction of a second.
-ANALYSIS_TIMEOUT = 60.0
 
 logger = logging.getLogger(__name__)
 
@@ -171,13 +168,11 @@ class Analyser:
 
     def __init__(self, workers: int, model_path: str | None, batch_size: int = 16,
                  post_threshold: float = POST_THRESHOLD,
-                 timeout: float = ANALYSIS_TIMEOUT) -> None:
-        if not timeout > 0:
-            raise ValueError(f"analysis_timeout must be a number of seconds > 0, not {timeout!r}")
+                 timeout: float = CrawlConfig.analysis_timeout) -> None:
+        self.timeout = analysis_timeout(timeout)
         self.workers = workers
         self.model_path = model_path
         self.post_threshold = post_threshold
-        self.timeout = timeout
         self._pool = self._new_pool()
         self._pool.submit(_ready)  # start the workers now: they load while the crawl starts
         # Two batches per worker in flight: one running, one on its way.

@@ -73,6 +73,13 @@ def worker_count(setting: int | str) -> int:
     raise ValueError(f'analysis_workers must be "auto" or a whole number >= 0, not {setting!r}')
 
 
+def analysis_timeout(setting: object) -> float:
+    """Seconds for ``[crawl] analysis_timeout``: a number above 0."""
+    if isinstance(setting, (int, float)) and not isinstance(setting, bool) and setting > 0:
+        return float(setting)
+    raise ValueError(f"analysis_timeout must be a number of seconds > 0, not {setting!r}")
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -111,12 +118,9 @@ def load_config(
     crawl = CrawlConfig(**crawl_raw)
     try:
         worker_count(crawl.analysis_workers)
+        analysis_timeout(crawl.analysis_timeout)
     except ValueError as exc:
         raise ConfigError(f"[crawl] {exc}") from exc
-    timeout = crawl.analysis_timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ConfigError(f"[crawl] analysis_timeout must be a number of seconds > 0, "
-                          f"not {timeout!r}")
 
     data_dir = Path(data or os.environ.get("TRAWLER_DATA") or "data").expanduser().resolve()
     db_url = db or os.environ.get("TRAWLER_DB") or default_db_url(data_dir)

@@ -20,7 +20,8 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 from twisted.python.failure import Failure
 
 from classifiers import load_model
-from crawler.analysis import ANALYSIS_TIMEOUT, Analyser, RawPage, read_page
+from crawler.analysis import Analyser, RawPage, read_page
+from crawler.config import CrawlConfig
 from crawler.download import TorUnavailableError
 from crawler.extract import is_onion, site_of_url
 from crawler.forums import ForumPage
@@ -84,7 +85,8 @@ class TrawlerSpider(Spider):
                 load_model(model)
             spider.analyser = Analyser(
                 workers, model, post_threshold=post_threshold(crawler.settings),
-                timeout=crawler.settings.getfloat("TRAWLER_ANALYSIS_TIMEOUT", ANALYSIS_TIMEOUT))
+                timeout=crawler.settings.getfloat("TRAWLER_ANALYSIS_TIMEOUT",
+                                                  CrawlConfig.analysis_timeout))
             crawler.signals.connect(spider._close_analyser, signals.spider_closed)
         return spider
 
