@@ -49,7 +49,7 @@ METHOD = [
     "with every substance name cut out (at half or a quarter of the originals' weight, with "
     "benign copies weighing more, and for market listings only), so "
     "that listings must also be told apart without names. It raised the cannabis leave-out "
-    "recall by 4 to 5 points (0.82 to 0.86-0.87) and dev recall by about half a point, but "
+    "recall by 4 to 5 points (0.82 to 0.86-0.87) and dev recall by 0.2 to 0.5 points, but "
     "every variant flagged 2 to 3 more of 13 legal-forum pages on dev (3-fold models compared "
     "with a 3-fold model without copies), and most also 1 to 2 more market listings and news, "
     "harm-reduction or bot pages: a trade against the false-positive targets. Cutting "
