@@ -152,7 +152,13 @@ class TrawlerModel:
         return self.pipeline.named_steps["clf"]
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        return self.pipeline.predict_proba(list(texts))[:, 1]
+        return self.clf.predict_proba(self._transform(list(texts)))[:, 1]
+
+    def _transform(self, texts: list[str]) -> sp.csr_matrix:
+        """The feature union's transform without its per-call machinery (joblib dispatch,
+        output wrapping): each branch's matrix side by side, as ``FeatureUnion`` stacks them."""
+        return sp.hstack([transformer.transform(texts)
+                          for _, transformer in self.features.transformer_list], format="csr")
 
     def classify(self, docs: Sequence[Document], reasons: int = 10) -> list[PageVerdict]:
         """Verdicts for a batch of pages; each page scoring at least ``REASONS_FROM`` gets its
@@ -160,7 +166,7 @@ class TrawlerModel:
         texts = [d.as_text() for d in docs]
         if not texts:
             return []
-        X = sp.csr_matrix(self.features.transform(texts))
+        X = self._transform(texts)
         scores = self.clf.predict_proba(X)[:, 1]
         verdicts = []
         for i, text in enumerate(texts):
@@ -175,7 +181,7 @@ class TrawlerModel:
 
     def explain(self, text: str, k: int = 10) -> list[dict[str, Any]]:
         """The ``k`` features that moved this text's score most, with the text's own terms."""
-        row = sp.csr_matrix(self.features.transform([text]))
+        row = self._transform([text])
         return self._reasons(text, row.indices, row.data, k)
 
     def _reasons(self, text: str, indices: np.ndarray, data: np.ndarray,
