@@ -34,6 +34,9 @@ _RAW_TOKEN = re.compile(r"[\w@$]+(?:['\-‑][\w@$]+)*")
 _TOKEN_OR_BREAK = re.compile(rf"{_RAW_TOKEN.pattern}|\0")  # tokens of pieces joined by "\0"
 # Where a quantity or a price may start (``classifiers.features`` reads them in such segments).
 AMOUNT_START = re.compile(r"[\d$€£₽]")
+# Hyphen-joined parts from which a token is a URL slug, read word by word (unless most are
+# single letters: "м-е-ф-е-д-р-о-н" is one word spelt out).
+SLUG_PARTS = 5
 
 
 def _fold_word(token: str) -> str:
@@ -72,13 +75,21 @@ _FOLDED: dict[str, str] = {}
 
 
 def _fold(token: str) -> str:
+    """A token as the features read it: one word, or for a URL slug
+    ("nolvadex-20mg-500-pills-350-usd") its words separated by spaces; a hyphenated name
+    ("a-pvp", "mdmb-4en-pinaca") stays one word."""
     folded = _FOLDED.get(token)
     if folded is None:
         if len(_FOLDED) > 500_000:  # bound the cache; it refills with the words in use
             _FOLDED.clear()
-        # Long tokens are identifiers (wallets, hashes): never fold their digits.
-        text = normalize(token) if len(token) <= 24 else token.translate(_CHARS)
-        folded = _FOLDED[token] = "-".join(TOKEN.findall(text))
+        parts = token.split("-")
+        if len(parts) >= SLUG_PARTS and sum(len(part) > 1 for part in parts) >= 3:
+            folded = " ".join(filter(None, map(_fold, parts)))
+        else:
+            # Long tokens are identifiers (wallets, hashes): never fold their digits.
+            text = normalize(token) if len(token) <= 24 else token.translate(_CHARS)
+            folded = "-".join(TOKEN.findall(text))
+        _FOLDED[token] = folded
     return folded
 
 
@@ -193,7 +204,7 @@ class Vocabulary:
         folded, known = _FOLDED.get, self._state[1].get
         words = [token if token == "\0" else folded(token) or _fold(token) for token in tokens]
         ids = "".join([word if word == "\0" else chr(known(word) or self._new_id(word))
-                       for word in words if word])
+                       for token_words in words for word in token_words.split(" ") if word])
         return [chr(AMOUNT_SIGN) + piece_ids if AMOUNT_START.search(piece) else piece_ids
                 for piece, piece_ids in zip(pieces, ids.split("\0"), strict=True)]
 

@@ -45,6 +45,13 @@ METHOD = [
     "leave-out recall (a stricter model for listings of unknown substances). Weight and grade "
     "words (\"half oz\", \"QP\", \"AAA\") were tried for unseen "
     "families and dropped: they did not raise leave-out recall.",
+    "- Market listings titled by their URL slug (\"name-20mg-500-pills-350-usd\") were one "
+    "hyphenated word to the word features, so their quantity, pill and price words went "
+    "unseen; such listings were more than half of the prescription leave-out's misses among "
+    "held-back training listings. A token of five or more hyphen-joined parts (most longer "
+    "than a letter) is now read as its words, while names like \"a-pvp\" or "
+    "\"mdmb-4en-pinaca\" and spelt-out obfuscations stay one word: prescription leave-out "
+    "recall 0.902 to 0.949, opioids 0.920 to 0.923, dev precision unchanged.",
     "- Tried and not adopted, for unseen families: training on extra copies of the documents "
     "with every substance name cut out (at half or a quarter of the originals' weight, with "
     "benign copies weighing more, and for market listings only), so "

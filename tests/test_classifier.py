@@ -122,7 +122,19 @@ TRICKY = [
     "a.\tb", "a. \n  b", "a.\r\nb\r\n", "a\xa0b. c\u2028d! e?\x1cf; g", "1г. 2500₽!? $40;5g",
     "4276 1234 5678 9012.\n$1 000 000; 10mg/20mg @shop_op t.me/abc_d +375 29 123-45-67",
     "nul\x00inside 1г\x00$5\x00. next", "\x00",
+    "nolvadex-20mg-500-pills-350-usd. 5f-mdmb-2201, м-е-ф-е-д-р-о-н, a--b--c--d--e-",
 ]
+
+
+def test_a_url_slug_is_read_as_words_and_a_hyphenated_name_as_one() -> None:
+    """Market listings titled by their URL slug show their quantity and price to the words;
+    NPS names and obfuscations spelt out letter by letter stay one word."""
+    assert tokenize("Buy nolvadex-20mg-500-pills-350-usd") == [
+        "buy", "nolvadex", "20mg", "500", "pills", "350", "usd"]
+    assert tokenize("A-PVP, 5F-MDMB-2201, mdmb-4en-pinaca, альфа-пвп, м-е-ф-е-д-р-о-н") == [
+        "a-pvp", "5f-mdmb-2201", "mdmb-4en-pinaca", "альфа-пвп", "м-е-ф-е-д-р-о-н"]
+    # Words of a slug are folded like any word (a digit for a letter: "x4nax" reads "xanax").
+    assert tokenize("x4nax-2mg-10-pills-50-usd")[:3] == ["xanax", "2mg", "10"]
 
 
 def _plain_segments(text: str) -> list[tuple[str, list[str]]]:
@@ -130,7 +142,8 @@ def _plain_segments(text: str) -> list[tuple[str, list[str]]]:
     part's words found by the tokenising regex and folded. ``Reading`` must agree."""
     found = []
     for part in re.split(r"\n|(?<=[.!?;])\s+", text.lower()):
-        words = [w for w in map(reading._fold, reading._RAW_TOKEN.findall(part)) if w]
+        words = [w for token in reading._RAW_TOKEN.findall(part)
+                 for w in reading._fold(token).split(" ") if w]
         if words:
             found.append((part, words))
     return found
@@ -138,7 +151,8 @@ def _plain_segments(text: str) -> list[tuple[str, list[str]]]:
 
 def _random_texts(n: int, seed: int = 0) -> list[str]:
     pieces = [*"абвгдеёжмф abcxyz 0123456789 .!?;\n\t\r\xa0\u2028\x00$€₽-'@", "  ", ". ", ".\n",
-              "1г 2500₽", "м3ф", "a-PVP", "к0кс", "4276 1234 5678 9012", "мефедрон", "в наличии"]
+              "1г 2500₽", "м3ф", "a-PVP", "xanax-2mg-100-pills-$90-usd", "к0кс",
+              "4276 1234 5678 9012", "мефедрон", "в наличии"]
     rng = random.Random(seed)
     return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(n)]
 
