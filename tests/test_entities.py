@@ -171,6 +171,9 @@ def test_extract_from_text_and_links() -> None:
 def test_non_web_links_from_raw_html() -> None:
     body = b'<a href="mailto:a@b.example">m</a> <a href=\'xmpp:x@jabber.ru\'>j</a> <a href="/x">'
     assert non_web_links(body) == ["mailto:a@b.example", "xmpp:x@jabber.ru"]
+    # Attribute and scheme in any case; the identifier comes back as the page wrote it.
+    body = b'<A HREF = "MailTo:Shop.Owner@B.example">m</A><a Href=TG:resolve?domain=Shop_Bot>t'
+    assert non_web_links(body) == ["MailTo:Shop.Owner@B.example", "TG:resolve?domain=Shop_Bot"]
 
 
 def _site_entities(name: str) -> set[tuple[str, str]]:
