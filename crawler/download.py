@@ -93,7 +93,7 @@ class RoutingDownloadHandler:
         timeout = aiohttp.ClientTimeout(total=request.meta.get("download_timeout",
                                                                self.default_timeout))
         headers = [(k.decode("latin-1"), v.decode("latin-1"))
-                   for k, values in request.headers.items() for v in values]
+                   for k, values in dict.items(request.headers) for v in values]
         proxy = request.meta.get("proxy") if route == ROUTE_PROXY else None
         try:
             async with self._session(route).request(
@@ -102,9 +102,7 @@ class RoutingDownloadHandler:
             ) as resp:
                 body, truncated = await self._read_capped(resp)
                 peer = resp.peername
-                raw_headers = Headers()
-                for key, value in resp.raw_headers:
-                    raw_headers.appendlist(key, value)
+                raw_headers = Headers(resp.raw_headers)  # repeated names keep every value
                 status, reason = resp.status, resp.reason
         except TimeoutError as exc:
             raise DownloadTimeoutError(f"no answer from {request.url} within "

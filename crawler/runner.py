@@ -80,12 +80,15 @@ def run_crawl(config: Config, seeds: list[dict[str, Any]], job_id: int | None = 
               spider: str = "trawler") -> dict[str, Any]:
     """Crawl until done (blocking; the reactor runs once per process). Returns Scrapy's stats."""
     process = CrawlerProcess(crawl_settings(config, job_id, overrides), install_root_handler=True)
-    # Scrapy's handler filters by LOG_LEVEL but leaves the root logger open to DEBUG, so every
-    # library would build (and the handler drop) a record per request: close it at that level.
-    logging.getLogger().setLevel(process.settings.get("LOG_LEVEL"))
     crawler = process.create_crawler(SPIDERS[spider])
     process.crawl(crawler, seeds=seeds, max_pages=config.crawl.max_pages,
                   depth=config.crawl.depth)
+    # Scrapy's handler filters by LOG_LEVEL but leaves its own loggers and the root logger open
+    # to DEBUG (starting the crawl reopens the root), so Scrapy and every library would build
+    # (and the handler drop) records per request: close them at that level.
+    level = process.settings.get("LOG_LEVEL")
+    logging.getLogger().setLevel(level)
+    logging.getLogger("scrapy").setLevel(level)
     process.start()
     try:
         stats = crawler.stats.get_stats()

@@ -24,8 +24,11 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 4
 # links, so the default 100 spends more time creating tasks than handling the output.
 CONCURRENT_ITEMS = 8
 DOWNLOAD_DELAY = 0
-DEPTH_LIMIT = 0  # the spider applies per-seed depth itself
-DEPTH_PRIORITY = 1  # breadth first
+# Scrapy's downloader/* byte and status counters cost header sizing on every request and
+# response; trawler reads none of them (its own trawler/* stats count pages and errors).
+DOWNLOADER_STATS = False
+STATS_CLASS = "crawler.stats.CrawlStats"  # the same stats, without a wrapper on every access
+DEPTH_PRIORITY = 1  # breadth first; the spider applies it, and per-seed depth limits itself
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 LOG_LEVEL = "WARNING"
@@ -33,6 +36,13 @@ LOG_LEVEL = "WARNING"
 DOWNLOAD_HANDLERS = {
     "http": "crawler.download.RoutingDownloadHandler",
     "https": "crawler.download.RoutingDownloadHandler",
+}
+
+SPIDER_MIDDLEWARES = {
+    # A development aid that checks every request for meta keys copied from a response; the
+    # spiders build each request's meta afresh, so it could never warn.
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,  # the spiders prioritise by depth
 }
 
 DOWNLOADER_MIDDLEWARES = {

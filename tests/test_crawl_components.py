@@ -4,19 +4,28 @@ batching."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
+from aiohttp import web as aioweb
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
-from scrapy.http import HtmlResponse
+from scrapy.http import Headers, HtmlResponse
+from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.misc import load_object
 from scrapy.utils.test import get_crawler
 
 from crawler.batching import MicroBatcher
 from crawler.download import RoutingDownloadHandler, TorUnavailableError
+from crawler.extract import Extracted
+from crawler.items import PageItem
 from crawler.middlewares.refresh import MetaRefreshMiddleware
 from crawler.middlewares.routing import RoutingMiddleware
 from crawler.middlewares.safety import BlockedAddressError, SafetyMiddleware
-from tests.conftest import free_port
+from crawler.spiders.trawler import TrawlerSpider, _headers
+from crawler.stats import CrawlStats
+from tests.conftest import ROOT, free_port
 
 ONION = "tk7yjy3znq4udda42z4jlgkjnon2ejzh36q7vtrunqophbtwwndw5cad.onion"
 
@@ -112,6 +121,168 @@ async def test_tor_down_is_reported_as_such() -> None:
             await handler.download_request(Request(f"http://{ONION}/"))
     finally:
         await handler.close()
+
+
+async def test_handler_sends_and_keeps_every_header_value() -> None:
+    """Request headers go out as set; a response's repeated header keeps each value, in order."""
+    seen: dict[str, list[str]] = {}
+
+    async def answer(request: aioweb.Request) -> aioweb.Response:
+        seen.update({k.lower(): request.headers.getall(k) for k in request.headers})
+        response = aioweb.Response(text="<html></html>", content_type="text/html")
+        response.headers.add("Set-Cookie", "a=1")
+        response.headers.add("Set-Cookie", "b=2")
+        response.headers.add("x-lower-case", "yes")
+        return response
+
+    app = aioweb.Application()
+    app.router.add_get("/", answer)
+    runner = aioweb.AppRunner(app)
+    await runner.setup()
+    site = aioweb.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    handler = _handler()
+    try:
+        response = await handler.download_request(Request(
+            f"http://127.0.0.1:{port}/",
+            headers={"Accept-Language": "ru", "x-trawler": ["one", "two"]}))
+    finally:
+        await handler.close()
+        await runner.cleanup()
+    assert seen["accept-language"] == ["ru"] and seen["x-trawler"] == ["one", "two"]
+    assert response.headers.getlist("set-cookie") == [b"a=1", b"b=2"]
+    assert response.headers["X-Lower-Case"] == b"yes"
+    assert _headers(response.headers)["Set-Cookie"] == "a=1, b=2"
+
+
+def test_headers_as_text_match_what_scrapy_headers_hold() -> None:
+    headers = Headers([("content-TYPE", "text/html"), (b"X-Twice", b"1"), ("x-twice", 2)])
+    assert _headers(headers) == {
+        k.decode(): b", ".join(v).decode() for k, v in headers.items()}
+    assert _headers(headers) == {"Content-Type": "text/html", "X-Twice": "1, 2"}
+
+
+_LOG_LEVEL_PROBE = """
+import logging
+from scrapy.crawler import CrawlerProcess
+from crawler.config import load_config
+from crawler.runner import run_crawl
+CrawlerProcess.start = lambda self, *a, **k: None  # build the crawl, do not run it
+run_crawl(load_config(data=__import__("sys").argv[1]), [{"url": "http://shop.example/"}])
+print(logging.getLogger("scrapy.core.engine").isEnabledFor(logging.INFO))
+"""
+
+
+def test_records_below_the_log_level_are_not_even_built(tmp_path) -> None:
+    """Scrapy logs every response at DEBUG: a record built per page only to be dropped."""
+    out = subprocess.run([sys.executable, "-c", _LOG_LEVEL_PROBE, str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "False"
+
+
+def test_crawl_stats_keep_what_scrapys_collector_keeps(tmp_path) -> None:
+    from crawler.config import load_config
+    from crawler.runner import crawl_settings
+
+    settings = crawl_settings(load_config(data=tmp_path))
+    assert load_object(settings["STATS_CLASS"]) is CrawlStats
+    assert not settings.getbool("DOWNLOADER_STATS")  # its downloader/* counters go unread
+    crawler = get_crawler()
+    kept = []
+    for stats in (MemoryStatsCollector(crawler), CrawlStats(crawler)):
+        stats.open_spider()
+        stats.inc_value("trawler/pages")
+        stats.inc_value("trawler/pages", 2)
+        stats.inc_value("trawler/errors/dns", start=5)
+        stats.max_value("depth", 3)
+        stats.max_value("depth", 1)
+        stats.min_value("least", 4)
+        stats.set_value("trawler/progress", {"pages": 3})
+        kept.append((dict(stats.get_stats()), stats.get_value("trawler/pages"),
+                     stats.get_value("absent", 7)))
+        stats.close_spider(reason="finished")
+    assert kept[0] == kept[1]
+    assert kept[1][0]["trawler/errors/dns"] == 6 and kept[1][1] == 3
+
+
+def _page_with_links(*links: str) -> PageItem:
+    return PageItem(url="http://a.example/", site="a.example", status=200,
+                    extracted=Extracted(links=list(links)))
+
+
+def test_spider_follows_new_links_only_up_to_the_page_limit() -> None:
+    spider = TrawlerSpider(seeds=[{"url": "http://a.example/"}], max_pages=3, depth=5)
+    spider.seen.add("http://a.example/")
+    page = _page_with_links("http://a.example/", "http://a.example/#top", "http://a.example/1",
+                            "http://a.example/r.PDF?x=1", "http://a.example/1#again",
+                            "http://a.example/2#part", "http://a.example/3")
+    requests = list(spider._children(page, None, 0, 0))
+    assert [r.url for r in requests] == ["http://a.example/1", "http://a.example/2"]
+    assert [r.meta["page_depth"] for r in requests] == [1, 1]
+    # Fresh meta, nothing copied from the response (no need for MetaCopyDetectionMiddleware).
+    assert {key for r in requests for key in r.meta} == {"page_depth", "seed", "frontier_url"}
+    assert spider.seen == {"http://a.example/", "http://a.example/1", "http://a.example/2"}
+
+
+async def test_links_of_deeper_pages_wait_their_turn(tmp_path) -> None:
+    """Breadth first: the spider does what Scrapy's DepthMiddleware did (it is switched off)."""
+    from crawler.config import load_config
+    from crawler.runner import crawl_settings
+
+    settings = crawl_settings(load_config(data=tmp_path))
+    assert settings.getdict("SPIDER_MIDDLEWARES")[
+        "scrapy.spidermiddlewares.depth.DepthMiddleware"] is None
+    spider = TrawlerSpider(seeds=[{"url": "http://a.example/"}], max_pages=10, depth=5)
+    spider.depth_priority = settings.getint("DEPTH_PRIORITY")
+    body = b'<html><body><a href="/1">1</a> <a href="/2">2</a></body></html>'
+    children = {}
+    for hops in (None, 2):  # a seed (or resumed URL) has no depth yet
+        meta = {"page_depth": 0, "seed": 0} if hops is None else {"page_depth": 3, "seed": 0,
+                                                                  "depth": hops}
+        url = f"http://a.example/{hops}"
+        response = HtmlResponse(url, body=body, request=Request(url, meta=meta))
+        spider.seen.clear()
+        out = [o async for o in spider.parse(response)]
+        children[hops] = [(o.priority, o.meta["depth"]) for o in out if isinstance(o, Request)]
+    assert children == {None: [(-1, 1), (-1, 1)], 2: [(-3, 3), (-3, 3)]}
+
+
+def test_a_full_crawl_does_not_even_read_the_links(monkeypatch) -> None:
+    spider = TrawlerSpider(seeds=[{"url": "http://a.example/"}], max_pages=1, depth=5)
+    spider.seen.add("http://a.example/")
+    monkeypatch.setattr(spider, "follow_links", lambda *_: pytest.fail("links read"))
+    assert list(spider._children(_page_with_links("http://a.example/9"), None, 0, 0)) == []
+
+
+async def test_pages_arriving_together_are_stored_in_one_transaction(tmp_path) -> None:
+    from crawler.pipelines.store import StorePipeline
+
+    store = StorePipeline(get_crawler(settings_dict={
+        "TRAWLER_DB_URL": f"sqlite:///{tmp_path / 'trawler.db'}"}))
+    batches: list[int] = []
+    save_batch = store._save_batch
+
+    async def counted(items: list[PageItem]) -> list[int]:
+        batches.append(len(items))
+        return await save_batch(items)
+
+    store._batcher.handler = counted
+    await store.open_spider()
+
+    async def arrive(n: int) -> PageItem:
+        await asyncio.sleep(0.02 * n)  # a page every 20 ms, as a busy crawl delivers them
+        return await store.process_item(PageItem(url=f"http://a.example/{n}", site="a.example",
+                                                 status=200, body=b"x"))
+
+    try:
+        items = await asyncio.gather(*(arrive(n) for n in range(5)))
+    finally:
+        await store.close_spider()
+    assert batches == [5]
+    assert len({item.page_id for item in items}) == 5
+    assert store.stats.get_value("trawler/pages") == 5
 
 
 async def test_micro_batcher_batches_and_keeps_order() -> None:

@@ -11,6 +11,11 @@ from crawler.items import PageItem
 from crawler.store import Database, open_database
 from crawler.store.queries import save_pages
 
+# How long a batch gathers pages. Each transaction costs a dozen queries and rereads the
+# verdicts of the batch's sites, whatever its size: at a hundred pages a second, 0.2 s
+# batches cost the crawl process a tenth less CPU per page than 0.05 s ones.
+STORE_WAIT = 0.2
+
 
 class StorePipeline:
     def __init__(self, crawler: Crawler) -> None:
@@ -20,7 +25,8 @@ class StorePipeline:
         self.job_id: int | None = settings.getint("TRAWLER_JOB_ID") or None
         self.db: Database | None = None
         self._batcher: MicroBatcher[PageItem, int] = MicroBatcher(
-            self._save_batch, max_size=settings.getint("TRAWLER_STORE_BATCH", 64), max_wait=0.05)
+            self._save_batch, max_size=settings.getint("TRAWLER_STORE_BATCH", 64),
+            max_wait=STORE_WAIT)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
-from scrapy.http import Response, TextResponse
+from scrapy.http import Headers, Response, TextResponse
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from twisted.python.failure import Failure
 
@@ -32,8 +32,14 @@ from crawler.items import PageItem
 _SKIP_EXTENSIONS = tuple(f".{e}" for e in IGNORED_EXTENSIONS)
 
 
-def _headers(headers: Any) -> dict[str, str]:
-    return {k.decode("latin-1"): b", ".join(v).decode("latin-1") for k, v in headers.items()}
+def _headers(headers: Headers) -> dict[str, str]:
+    """Header names and values as text, repeated values joined.
+
+    ``Headers`` keeps each normalised name with its list of values; its own ``items()``
+    normalises every name again, a cost on every page, so the plain dict view is read instead.
+    """
+    return {k.decode("latin-1"): b", ".join(v).decode("latin-1")
+            for k, v in dict.items(headers)}
 
 
 def describe_failure(failure: Failure) -> str:
@@ -69,11 +75,13 @@ class TrawlerSpider(Spider):
         self.sites: set[str] = set()
         self.tor_down = False  # Tor was down at the start: onion links are not followed
         self.analyser: Analyser | None = None  # worker processes; None: analyse in-process
+        self.depth_priority = 1  # DEPTH_PRIORITY: 1 is breadth first
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> TrawlerSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.tor_down = crawler.settings.getbool("TRAWLER_TOR_DOWN")
+        spider.depth_priority = crawler.settings.getint("DEPTH_PRIORITY")
         job_id = crawler.settings.getint("TRAWLER_JOB_ID")
         if job_id:
             spider.frontier = Frontier(crawler.settings["TRAWLER_DB_URL"], job_id)
@@ -145,10 +153,12 @@ class TrawlerSpider(Spider):
             yield self._request(entry)
 
     def follow_links(self, item: PageItem, forum: ForumPage | None) -> list[str]:
-        """The links of a fetched page that the crawl goes on to."""
+        """The links of a fetched page that the crawl goes on to: not seen yet, not a file."""
         assert item.extracted is not None
+        seen = self.seen  # most links of a page were seen on earlier pages: skip them first
         return [link for link in item.extracted.links
-                if not urlsplit(link).path.lower().endswith(_SKIP_EXTENSIONS)]
+                if link.split("#", 1)[0] not in seen
+                and not urlsplit(link).path.lower().endswith(_SKIP_EXTENSIONS)]
 
     async def parse(self, response: Response) -> AsyncIterator[PageItem | Request]:
         meta = response.meta
@@ -180,6 +190,7 @@ class TrawlerSpider(Spider):
             item.forum = forum
         self._count_site(item.site)
         requests = list(self._children(item, forum, depth, seed))
+        self._prioritise(requests, meta.get("depth", 0) + 1)
         await self._persist(requests)
         yield item
         for request in requests:
@@ -192,10 +203,20 @@ class TrawlerSpider(Spider):
         max_depth = self.seeds[seed].get("depth")
         if depth >= (self.max_depth if max_depth is None else max_depth):
             return
+        if len(self.seen) >= self.max_pages:  # every link would be refused
+            return
         for link in self.follow_links(item, forum):
             request = self._schedule(link, depth + 1, seed)
             if request is not None:
                 yield request
+
+    def _prioritise(self, requests: list[Request], hops: int) -> None:
+        """What Scrapy's DepthMiddleware did (it is off: the chain cost more than its work):
+        ``meta["depth"]`` counts fetches since the request started this run (the seeds and
+        resumed URLs are 0) and requests further on wait their turn."""
+        for request in requests:
+            request.meta["depth"] = hops
+            request.priority -= hops * self.depth_priority
 
     def _count_site(self, site: str) -> None:
         if site not in self.sites:
