@@ -9,6 +9,7 @@ article is not, while one clear shop page (above ``CLEAR``) or two strong ones s
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 
 TOP_K = 3
@@ -26,18 +27,51 @@ def required_score(threshold: float, benign_pages: int) -> float:
     return threshold + (CLEAR - threshold) * rise
 
 
-def aggregate_site(page_scores: Sequence[float], threshold: float,
-                   top_k: int = TOP_K) -> tuple[float, bool]:
-    """(site score, flagged) from the calibrated page scores of one site."""
-    scores = sorted((min(max(float(s), 0.0), 1.0) for s in page_scores), reverse=True)
+def site_verdict(top_scores: Sequence[float], benign_pages: int, threshold: float,
+                 top_k: int = TOP_K) -> tuple[float, bool]:
+    """(site score, flagged) from a site's strongest page scores, highest first (its ``top_k``
+    strongest, or all it has), and the number of its pages scoring below ``threshold``: all
+    the verdict needs, so a database or a running crawl can keep just that."""
+    scores = [min(max(float(s), 0.0), 1.0) for s in top_scores[:top_k]]
     if not scores:
         return 0.0, False
-    evidence = [s for s in scores[:top_k] if s >= threshold]
+    evidence = [s for s in scores if s >= threshold]
     if not evidence:
         return round(scores[0], 6), False
     miss = 1.0
     for s in evidence:
         miss *= 1.0 - s
     score = 1.0 - miss
+    return round(score, 6), score >= required_score(threshold, benign_pages)
+
+
+def aggregate_site(page_scores: Sequence[float], threshold: float,
+                   top_k: int = TOP_K) -> tuple[float, bool]:
+    """(site score, flagged) from the calibrated page scores of one site."""
+    scores = [min(max(float(s), 0.0), 1.0) for s in page_scores]
     benign = sum(1 for s in scores if s < threshold)
-    return round(score, 6), score >= required_score(threshold, benign)
+    return site_verdict(heapq.nlargest(top_k, scores), benign, threshold, top_k)
+
+
+class SiteTally:
+    """A site's verdict kept up to date as its pages are scored, at a constant cost per page
+    (its ``top_k`` strongest scores and a count), for a crawl that decides page by page."""
+
+    def __init__(self, threshold: float, top_k: int = TOP_K) -> None:
+        self.threshold = threshold
+        self.top_k = top_k
+        self.top: list[float] = []  # a min-heap of the strongest scores
+        self.benign = 0
+
+    def add(self, score: float) -> None:
+        score = min(max(float(score), 0.0), 1.0)
+        if score < self.threshold:
+            self.benign += 1
+        if len(self.top) < self.top_k:
+            heapq.heappush(self.top, score)
+        elif score > self.top[0]:
+            heapq.heapreplace(self.top, score)
+
+    def verdict(self) -> tuple[float, bool]:
+        return site_verdict(sorted(self.top, reverse=True), self.benign, self.threshold,
+                            self.top_k)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,6 +102,22 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast",
                         "stop"], capture_output=True)
+
+
+async def own_postgres_database(postgres_url: str, prefix: str) -> str:
+    """The URL of a new, empty database on the test server, for a test that must not see the
+    rows other tests left in the shared one."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from crawler.store.db import normalize_url
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(normalize_url(postgres_url), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return postgres_url.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from classifiers.evaluate import evaluate, metrics
 from classifiers.features import LexiconFeatures, Ngrams
 from classifiers.model import REASONS_FROM, model_version
 from classifiers.reading import AMOUNT_SIGN, Reading, WordFacts, normalize, tokenize
-from classifiers.site import aggregate_site
+from classifiers.site import SiteTally, aggregate_site, required_score
 from classifiers.train import choose_threshold, fit_pipeline
 
 SHOPS = [
@@ -373,6 +373,35 @@ def test_site_aggregation() -> None:
     low, _ = aggregate_site([0.9], threshold)
     high, _ = aggregate_site([0.9, 0.9], threshold)
     assert high >= low  # more evidence never lowers the score
+
+
+def site_reference(scores: list[float], threshold: float) -> tuple[float, bool]:
+    """The site rule read straight off its definition, over every page score: noisy-OR of the
+    three strongest flagged pages, against a bar that rises with the benign pages."""
+    ranked = sorted(scores, reverse=True)
+    if not ranked:
+        return 0.0, False
+    evidence = [s for s in ranked[:3] if s >= threshold]
+    if not evidence:
+        return round(ranked[0], 6), False
+    score = 1.0 - float(np.prod([1.0 - s for s in evidence]))
+    return round(score, 6), score >= required_score(threshold, sum(s < threshold for s in ranked))
+
+
+def test_site_tally_agrees_with_the_site_rule_page_by_page() -> None:
+    """A crawl keeps three scores and a count per site, not every score: after each page its
+    verdict is the one the rule gives over all pages so far."""
+    rng = random.Random(7)
+    for _ in range(200):
+        threshold = rng.choice([0.5, 0.6, 0.97, 0.99])
+        tally, seen = SiteTally(threshold), []
+        for _ in range(rng.randint(1, 60)):
+            score = rng.choice([rng.random(), rng.random() ** 8, 1 - rng.random() ** 8,
+                                threshold, 0.0, 1.0])
+            tally.add(score)
+            seen.append(score)
+            assert tally.verdict() == site_reference(seen, threshold) \
+                == aggregate_site(seen, threshold), (seen, threshold)
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.6, 0.8])

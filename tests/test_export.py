@@ -6,7 +6,6 @@ import csv
 import hashlib
 import io
 import json
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,15 +15,14 @@ import dns.zone
 import pytest
 import stix2
 from lxml import etree
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import select
 
 from crawler.evidence.custody import record_event, verify_chain
 from crawler.exports import ExportError, ExportRequest, export_batch
 from crawler.exports.formats.registry import XSD_PATH
 from crawler.exports.identifiers import domain_ascii, url_ascii
 from crawler.store import open_database
-from crawler.store.db import Database, normalize_url
+from crawler.store.db import Database
 from crawler.store.models import (
     APPROVED,
     REJECTED,
@@ -40,6 +38,7 @@ from crawler.store.models import (
     Verdict,
 )
 from crawler.store.queries import url_hash
+from tests.conftest import own_postgres_database
 
 ONION = "3l7u3eurnas7m2yxjeegipwwehg35z46yxxxtxcqxu4b6f7qndewunid.onion"
 BTC = "bc1q89arlf4w36etg5ea45cezg9qe4xxxrkmmyk0qp"
@@ -386,12 +385,7 @@ def parse_any(fmt: str, path: Path) -> None:
 @pytest.mark.postgres
 async def test_incremental_export_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     """The same queries on PostgreSQL (asyncpg), in a database of this test's own."""
-    name = f"export_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(normalize_url(postgres_url), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    pg = await open_database(postgres_url.rsplit("/", 1)[0] + "/" + name)
+    pg = await open_database(await own_postgres_database(postgres_url, "export"))
     try:
         await fill(pg)
         for fmt in FORMATS:

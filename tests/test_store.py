@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from classifiers import PageVerdict
+from classifiers.site import aggregate_site
 from crawler.config import ConfigError
 from crawler.extract import Extracted
 from crawler.items import PageItem
@@ -15,6 +18,7 @@ from crawler.store import open_database
 from crawler.store.db import normalize_url
 from crawler.store.models import Entity, Page, PageEntity, Site
 from crawler.store.queries import list_sites, save_pages, site_summary
+from tests.conftest import own_postgres_database
 
 
 class _Entity:
@@ -81,6 +85,57 @@ async def _exercise(url: str) -> None:
             assert await session.scalar(select(func.count()).select_from(PageEntity)) == 3
     finally:
         await db.close()
+
+
+async def _sites_follow_their_pages(url: str) -> None:
+    """Site score, flag, counts and language after every stored batch are those that all the
+    site's page verdicts give (read off their rows here), as batches of pages accumulate."""
+    rng = random.Random(3)
+    db = await open_database(url)
+    pages: dict[str, dict[str, tuple[float | None, str | None]]] = {}
+    try:
+        for batch in range(12):
+            items = []
+            for _ in range(rng.randint(1, 40)):
+                site = rng.choice(["news.example", "shop.example", "tiny.example", "mixed.example"])
+                n = rng.randint(0, 60)  # some pages come back and are overwritten
+                score = rng.choice([None, rng.random(), rng.random() ** 6, 0.5, 0.99])
+                lang = rng.choice(["ru", "en", "be", None, ""])
+                item = _item(f"http://{site}/{n}", site, score)
+                assert item.extracted is not None
+                item.extracted.lang = lang
+                if item.verdict is None:  # a page without a verdict keeps its earlier one
+                    score = pages.get(site, {}).get(item.url, (None, None))[0]
+                pages.setdefault(site, {})[item.url] = (score, lang)
+                items.append(item)
+            items = list({item.url: item for item in items}.values())  # one fetch per batch
+            async with db.session() as session, session.begin():
+                await save_pages(session, items, None)
+            async with db.session() as session:
+                stored = {s.name: s for s in await list_sites(session)}
+            for name, site_pages in pages.items():
+                scored = [(score, lang) for score, lang in site_pages.values() if score is not None]
+                site = stored[name]
+                assert site.pages_count == len(site_pages), (batch, name)
+                if not scored:
+                    continue
+                scores = [score for score, _ in scored]
+                assert (site.score, site.flagged) == aggregate_site(scores, 0.5), (batch, name)
+                assert site.flagged_pages == sum(score >= 0.5 for score in scores)
+                langs = Counter(lang for _, lang in scored if lang)
+                top = max(langs.values(), default=0)
+                assert site.lang in ({lang for lang, n in langs.items() if n == top} or {None})
+    finally:
+        await db.close()
+
+
+async def test_site_verdicts_follow_their_pages_sqlite(tmp_path: Path) -> None:
+    await _sites_follow_their_pages(f"sqlite:///{tmp_path / 'trawler.db'}")
+
+
+@pytest.mark.postgres
+async def test_site_verdicts_follow_their_pages_postgresql(postgres_url: str) -> None:
+    await _sites_follow_their_pages(await own_postgres_database(postgres_url, "sites"))
 
 
 async def test_sqlite(tmp_path: Path) -> None:

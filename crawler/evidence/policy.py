@@ -1,11 +1,11 @@
 """Which fetched pages become evidence: every `drugs` page, and flagged sites' pages up to a cap.
 
-A site is flagged by the same rule as in the database (``classifiers.site.aggregate_site`` over
-its page scores), or because an earlier job flagged it. Pages a site served before it was
-flagged are kept in a small bounded buffer (recent pages per site, a byte budget overall) and
-captured when it flips. They are not fetched again: a second fetch would show the site at
-another time, and tell its operator that someone came back. What falls out of the buffer is
-counted as not captured.
+A site is flagged by the same rule as in the database (``classifiers.site.site_verdict`` over
+its page scores, kept as a ``SiteTally``), or because an earlier job flagged it. Pages a site
+served before it was flagged are kept in a small bounded buffer (recent pages per site, a byte
+budget overall) and captured when it flips. They are not fetched again: a second fetch would
+show the site at another time, and tell its operator that someone came back. What falls out of
+the buffer is counted as not captured.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import dataclasses
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
+from classifiers.site import SiteTally
 from crawler.items import PageItem
 
 DRUGS_VERDICT, FLAGGED_SITE = "drugs-verdict", "flagged-site"
@@ -22,8 +23,7 @@ DRUGS_VERDICT, FLAGGED_SITE = "drugs-verdict", "flagged-site"
 @dataclass
 class _SiteState:
     flagged: bool
-    scores: list[float] = field(default_factory=list)
-    threshold: float | None = None
+    tally: SiteTally | None = None  # its page scores so far, against the model's threshold
     captured: int = 0  # pages captured for being on a flagged site
     buffer: deque[PageItem] = field(default_factory=deque)
     buffered_bytes: int = 0
@@ -50,17 +50,16 @@ class CapturePolicy:
 
     def decide(self, item: PageItem) -> list[tuple[PageItem, str]]:
         """The pages to capture now (this one and, when its site just flipped, buffered ones)."""
-        from classifiers.site import aggregate_site
-
         state = self._sites.setdefault(item.site, _SiteState(flagged=False))
         self._sites.move_to_end(item.site)
         verdict = item.verdict
         was_flagged = state.flagged
         if verdict is not None:
-            state.scores.append(float(verdict.score))
-            state.threshold = float(verdict.threshold)
+            if state.tally is None:  # one model, so one threshold, per crawl
+                state.tally = SiteTally(float(verdict.threshold))
+            state.tally.add(verdict.score)
             if not state.flagged:
-                state.flagged = bool(aggregate_site(state.scores, state.threshold)[1])
+                state.flagged = state.tally.verdict()[1]
 
         out: list[tuple[PageItem, str]] = []
         if state.flagged and not was_flagged:

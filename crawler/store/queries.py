@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crawler.items import PageItem
@@ -161,33 +161,49 @@ def _site_reasons(page_reasons: list[list[dict[str, Any]]], limit: int = 8) -> l
 async def refresh_sites(session: AsyncSession, ids: Iterable[int]) -> None:
     """Derive each site's score, flag, counts, language and reasons from its pages' verdicts.
 
-    Called after every stored batch: it reads small columns of all the site's verdicts, but the
-    reasons (JSON) of its ``REASON_PAGES`` strongest flagged pages only.
+    Called after every stored batch, so the database does the counting: a site's verdict needs
+    its ``TOP_K`` strongest scores and how many of its pages scored below the threshold
+    (``classifiers.site.site_verdict``), never all its rows, and its reasons are those of its
+    ``REASON_PAGES`` strongest flagged pages.
     """
-    from classifiers.site import aggregate_site
+    from classifiers.site import TOP_K, site_verdict
 
     for site_id in set(ids):
         site = await session.get(Site, site_id)
         if site is None:
             continue
-        of_site = (select(Verdict.score, Verdict.threshold, Verdict.label, Page.lang)
-                   .join(Page, Page.id == Verdict.page_id).where(Page.site_id == site_id))
-        rows = (await session.execute(of_site)).all()
+        of_site = Page.site_id == site_id
         site.pages_count = await session.scalar(
-            select(func.count()).select_from(Page).where(Page.site_id == site_id)) or 0
+            select(func.count()).select_from(Page).where(of_site)) or 0
         site.last_seen = datetime.now(UTC)
-        if not rows:
+        # The threshold of the site's first scored page (one model scores a crawl).
+        threshold = (select(Verdict.threshold).join(Page, Page.id == Verdict.page_id)
+                     .where(of_site).order_by(Page.id).limit(1).scalar_subquery())
+        scored, flagged, benign, cut = (await session.execute(
+            select(func.count(), _count_where(Verdict.label == "drugs"),
+                   _count_where(Verdict.score < threshold), threshold)
+            .join(Page, Page.id == Verdict.page_id).where(of_site))).one()
+        if not scored:
             continue
-        threshold = rows[0][1]
-        site.score, site.flagged = aggregate_site([r[0] for r in rows], threshold)
-        site.flagged_pages = sum(1 for r in rows if r[2] == "drugs")
-        langs = Counter(r[3] for r in rows if r[3])
-        site.lang = langs.most_common(1)[0][0] if langs else None
+        top = await session.scalars(
+            select(Verdict.score).join(Page, Page.id == Verdict.page_id).where(of_site)
+            .order_by(Verdict.score.desc()).limit(TOP_K))
+        site.score, site.flagged = site_verdict(list(top), benign, cut)
+        site.flagged_pages = flagged
+        # The most frequent language among scored pages; a tie goes to the one seen first.
+        site.lang = await session.scalar(
+            select(Page.lang).join(Verdict, Verdict.page_id == Page.id)
+            .where(of_site, Page.lang.is_not(None), Page.lang != "")
+            .group_by(Page.lang).order_by(func.count().desc(), func.min(Page.id)).limit(1))
         strongest = await session.scalars(
             select(Verdict.reasons).join(Page, Page.id == Verdict.page_id)
-            .where(Page.site_id == site_id, Verdict.label == "drugs")
+            .where(of_site, Verdict.label == "drugs")
             .order_by(Verdict.score.desc(), Verdict.page_id).limit(REASON_PAGES))
         site.reasons = _site_reasons(list(strongest))
+
+
+def _count_where(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def site_summary(site: Site) -> dict[str, Any]:
