@@ -11,9 +11,10 @@ from crawler.items import PageItem
 from crawler.store import Database, open_database
 from crawler.store.queries import save_pages
 
-# How long a batch gathers pages. Each transaction costs a dozen queries and rereads the
-# verdicts of the batch's sites, whatever its size: at a hundred pages a second, 0.2 s
-# batches cost the crawl process a tenth less CPU per page than 0.05 s ones.
+# How long a batch gathers pages. Each transaction costs a dozen queries, plus a few per site
+# it touches, whatever its size: at a hundred pages a second, 0.2 s batches cost the crawl
+# process a tenth less CPU per page than 0.05 s ones (measured before site verdicts were
+# counted in the database); a page is stored at most this much later.
 STORE_WAIT = 0.2
 
 

@@ -155,10 +155,11 @@ class TrawlerSpider(Spider):
     def follow_links(self, item: PageItem, forum: ForumPage | None) -> list[str]:
         """The links of a fetched page that the crawl goes on to: not seen yet, not a file."""
         assert item.extracted is not None
-        seen = self.seen  # most links of a page were seen on earlier pages: skip them first
+        # Most links of a page were seen on earlier pages: skip those first (extracted links
+        # carry no fragment; ``_schedule`` still decides on every link that is left).
+        seen = self.seen
         return [link for link in item.extracted.links
-                if link.split("#", 1)[0] not in seen
-                and not urlsplit(link).path.lower().endswith(_SKIP_EXTENSIONS)]
+                if link not in seen and not urlsplit(link).path.lower().endswith(_SKIP_EXTENSIONS)]
 
     async def parse(self, response: Response) -> AsyncIterator[PageItem | Request]:
         meta = response.meta
