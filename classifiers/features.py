@@ -265,10 +265,13 @@ _UNIT = (r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|шт|pcs|mg|мг|мкг|ug|
 _PIECES = re.compile(r"(?:шт|pcs|tabs?|pills?)$")
 _MASS = re.compile(r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|mg|мг|мкг|ug|µg|kg|кг|oz|ounces?|lbs?)$")
 _MONEY_AFTER = r"(?:₽|руб\w*|р\.|р\b|грн|uah|byn|usd|eur|usdt|btc|\$|€|£)"
-# One scan for every amount, starting with a digit or a currency sign: the characters of
-# ``reading.AMOUNT_START``, so only segments the reading marks with one can hold an amount.
+# One scan for every amount, starting with a digit or a currency sign (the characters of
+# ``reading.AMOUNT_START``, so only segments the reading marks with one can hold an amount) not
+# after a letter or digit: written as the sign and then a look back, so that the regex engine
+# tries the look back only where a sign is (first, it would try it at every character).
 _AMOUNT = re.compile(
-    rf"(?<!\w)[\d$€£₽][\d.,]*\s?(?:(?P<unit>{_UNIT})(?!\w|-)|(?P<money>{_MONEY_AFTER}))?")
+    rf"[\d$€£₽](?<!\w[\d$€£₽])[\d.,]*\s?"
+    rf"(?:(?P<unit>{_UNIT})(?!\w|-)|(?P<money>{_MONEY_AFTER}))?")
 # Payment and contact identifiers (case-folded approximations; the evidence extractor validates).
 _LONG_IDS = {
     "btc": re.compile(r"(?:bc1[a-z0-9]{25,62}|[13][a-z0-9]{25,34})"),

@@ -296,8 +296,7 @@ class Reading:
         if not segments:
             return []
         lines = self.lower.split("\n")
-        first_of_line = [0, *(i + 1 for i, end in enumerate(ends.tolist()) if end == LINE_END),
-                         len(ends) + 1]
+        first_of_line = [0, *((ends == LINE_END).nonzero()[0] + 1).tolist(), len(ends) + 1]
         sentences: dict[int, list[str]] = {}
         texts = []
         for segment in segments:

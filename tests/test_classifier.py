@@ -232,6 +232,23 @@ def test_offers_stay_within_a_segment() -> None:
     assert lexicon.explain("1г.\n2г 5$ и 3г $7")["price_per_unit"] == ["2г 5$", "3г $7"]
 
 
+def test_amounts_are_found_as_a_look_back_first_pattern_finds_them() -> None:
+    """The amount pattern starts with its sign and looks back after it (so that the regex engine
+    skips to signs): it finds what the same pattern with its look back first finds."""
+    from classifiers import features
+
+    written = re.compile(features._AMOUNT.pattern.replace(
+        r"[\d$€£₽](?<!\w[\d$€£₽])", r"(?<!\w)[\d$€£₽]", 1))
+    assert written.pattern != features._AMOUNT.pattern
+    rng = random.Random(3)
+    alphabet = "0123456789 .,$€£₽гgrмкlbsрубusdpcs-_\nя١٢"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+             for _ in range(3000)] + ["мефедрон 1г 2500₽, 2г-$45; x5g 10$ ₽5 1.5 oz 300 usd"]
+    for text in texts:
+        assert ([(m.span(), m.groups()) for m in features._AMOUNT.finditer(text)]
+                == [(m.span(), m.groups()) for m in written.finditer(text)]), text
+
+
 def test_batches_give_the_rows_of_single_pages() -> None:
     texts = ["", "а", "Мефедрон крис 1г 2500₽, клад магнит", "м3ф " * 300, "cocaine 1g $90"]
     for ngrams in (Ngrams(kind="word").fit([]), Ngrams(kind="char", ngram_range=(3, 5),

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import hashlib
+import random
+import re
 from pathlib import Path
 
 import base58
@@ -11,7 +13,7 @@ import bech32m
 import pytest
 
 import tests.web as fictional
-from crawler.extract import extract_page
+from crawler.extract import entities, extract_page
 from crawler.extract.entities import (
     KINDS,
     check,
@@ -215,3 +217,17 @@ async def test_entities_pipeline_sets_item_entities() -> None:
     kinds = {e.kind for e in item.entities}
     assert {"btc", "card", "qiwi", "telegram", "onion"} <= kinds
     assert all(e.valid and e.context for e in item.entities)
+
+
+def test_telegram_handles_are_found_as_a_look_back_first_pattern_finds_them() -> None:
+    """The handle pattern starts with "@" and looks back after it (the regex engine jumps to each
+    "@"): it finds what the same pattern with its look back first finds."""
+    written = re.compile(entities._TG_HANDLE.pattern.replace(
+        r"@(?<![\w@.\-/]@)", r"(?<![\w@.\-/])@", 1))
+    assert written.pattern != entities._TG_HANDLE.pattern
+    rng = random.Random(5)
+    pieces = ["@", "@", "kladmen", "Bot_7", "_", "9", ".", ".ru", "-", "/", " ", "\n", "я"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert ([m.span() for m in entities._TG_HANDLE.finditer(text)]
+                == [m.span() for m in written.finditer(text)]), text

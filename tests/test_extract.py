@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import random
 import time
+from collections import Counter
 
 import pytest
 
 from crawler.extract import extract_page, site_of_url
 from crawler.extract.encoding import decode_body
 from crawler.extract.html import link_resolver, normalize_link
-from crawler.extract.lang import detect_language
+from crawler.extract.lang import _WORD, _words, detect_language
 
 RU = "Купить закладку в Минске: мефедрон 1г - 45$, оплата биткоином, оператор в телеграме."
 PAGE = f"""<!doctype html><html><head><title>Клад-шоп</title>
@@ -135,3 +137,13 @@ def test_plain_link_check_is_linear_on_hostile_hrefs() -> None:
     started = time.perf_counter()
     link_resolver("http://h.example/")("/" + "a/" * 20_000 + "#")
     assert time.perf_counter() - started < 0.5
+
+
+def test_language_words_are_the_letter_runs_of_the_text() -> None:
+    """``detect_language`` takes whole chunks of letters as they are and reads only the rest
+    with the regex: the same words, counted alike, as the regex over the whole text."""
+    rng = random.Random(7)
+    alphabet = "абвгдеёжзиіўїєґ abcxyz 0123 ² ½ _ -.,;:!?«»()\n\t\u0301\u00a0ﬁ"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))).lower()
+        assert Counter(_words(text)) == Counter(_WORD.findall(text)), text

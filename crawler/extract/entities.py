@@ -243,7 +243,8 @@ _PHONE_TYPES = {phonenumbers.PhoneNumberType.MOBILE: "mobile",
 # --- messengers, mail, onion -----------------------------------------------------------------
 
 _TG_NAME = r"[A-Za-z][A-Za-z0-9_]{3,30}[A-Za-z0-9]"
-_TG_HANDLE = re.compile(rf"(?<![\w@.\-/])@({_TG_NAME})(?![\w@]|\.[A-Za-z])")
+# "@" first and then a look back: the regex engine jumps from one "@" to the next.
+_TG_HANDLE = re.compile(rf"@(?<![\w@.\-/]@)({_TG_NAME})(?![\w@]|\.[A-Za-z])")
 _TG_LINK = re.compile(
     rf"(?<![\w.])(?:https?://)?(?:t|telegram)\.me/(?:s/)?(\+[\w-]{{10,}}|joinchat/[\w-]{{10,}}"
     rf"|{_TG_NAME})(?![\w])", re.IGNORECASE)
@@ -405,11 +406,12 @@ def _scan(text: str) -> Iterator[tuple[int, int, FoundEntity]]:
         if (found := check_webmoney(m.group(0))) is not None:
             yield m.start(), m.end(), found
 
-    if "@" in text or "t.me" in lowered or "telegram.me" in lowered or "tg://" in lowered:
-        for pattern in (_TG_HANDLE, _TG_LINK, _TG_RESOLVE):
-            for m in pattern.finditer(text):
-                if (found := check_telegram(m.group(1))) is not None:
-                    yield m.start(), m.end(), found
+    # Each pattern only where what all its matches hold is: most pages have none of it.
+    for pattern, held in ((_TG_HANDLE, "@" in text), (_TG_LINK, ".me/" in lowered),
+                          (_TG_RESOLVE, "tg://" in lowered)):
+        for m in pattern.finditer(text) if held else ():
+            if (found := check_telegram(m.group(1))) is not None:
+                yield m.start(), m.end(), found
     previous_end = 0  # a keyword before an earlier address does not describe this one
     for m in _ADDRESS.finditer(text) if "@" in text else ():
         address = m.group(0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import filterfalse
 from operator import itemgetter
 
 _WORD = re.compile(r"[^\W\d_]+", re.U)
@@ -42,9 +43,18 @@ def _letter_evidence(letters: str) -> dict[str, float]:
     }
 
 
+def _words(lowered: str) -> list[str]:
+    """The runs of letters in a text, in no particular order. Most whitespace-separated chunks
+    are letters only, and are taken as they are; the regex reads the rest (a third of its cost
+    on a whole page)."""
+    chunks = lowered.split()
+    return [*filter(str.isalpha, chunks),
+            *_WORD.findall(" ".join(filterfalse(str.isalpha, chunks)))]
+
+
 def detect_language(text: str, sample: int = 3000) -> str | None:
     lowered = text[:sample].lower()
-    words = _WORD.findall(lowered)
+    words = _words(lowered)
     if not words:
         return None
     counts = Counter(filter(_ANY_STOP.__contains__, words))  # C loops: no Python per word
