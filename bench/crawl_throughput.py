@@ -10,11 +10,9 @@ through its proxy, each in its own process (one reactor per process), in this on
 
 Prints pages/s of each and the ratios to bare (target >= 0.85 for full). Run: ``make bench``.
 
-5,000 pages by default: the rate that matters is the one a crawl keeps up for hours, and a
-trawler job has a fixed start that a short run overweights (the analysis worker process
-imports scikit-learn, about two seconds of CPU, while the first pages come in). ``--pages``
-sets another length (both figures go in the README); the run with evidence, a few pages a
-second, crawls ``--evidence-pages`` (1,000).
+5,000 pages by default (about half a minute each: the rate a crawl keeps up, not its first
+seconds); ``--pages`` sets another length. The run with evidence, a few pages a second, crawls
+``--evidence-pages`` (1,000).
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -93,6 +95,10 @@ _post_threshold = POST_THRESHOLD
 
 def _start_worker(model_path: str | None, post_threshold: float = POST_THRESHOLD) -> None:
     global _model, _post_threshold
+    # A forked worker inherits the crawl's handlers (Scrapy's graceful shutdown, which would keep
+    # it alive on SIGTERM): it gets those a fresh process has, as a spawned worker does.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _exit_with_parent(os.getppid())
     _post_threshold = post_threshold
     if model_path:
@@ -158,6 +164,17 @@ def _judge_posts(page: RawPage, result: Analysis) -> None:
 
 # --- in the crawl process ----------------------------------------------------------------------
 
+def _start_method() -> str:
+    """How worker processes start: forked while this process has no other thread (the crawl's
+    first pool, made as the spider opens), so that they have the classifier's modules at once
+    (a spawned worker spends about two seconds importing scikit-learn while the first pages
+    wait for their links); spawned otherwise, since a process forked while another thread holds
+    a lock may wait on it for ever."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
 class Analyser:
     """Sends pages to worker processes in micro-batches; ``await analyse(page)`` per page.
 
@@ -180,7 +197,9 @@ class Analyser:
             self._run, max_size=batch_size, max_wait=0.003, max_in_flight=2 * workers)
 
     def _new_pool(self) -> Executor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+        self.start_method = _start_method()
+        return ProcessPoolExecutor(self.workers,
+                                   mp_context=multiprocessing.get_context(self.start_method),
                                    initializer=_start_worker,
                                    initargs=(self.model_path, self.post_threshold))
 

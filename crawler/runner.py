@@ -79,7 +79,7 @@ def run_crawl(config: Config, seeds: list[dict[str, Any]], job_id: int | None = 
               overrides: dict[str, Any] | None = None,
               spider: str = "trawler") -> dict[str, Any]:
     """Crawl until done (blocking; the reactor runs once per process). Returns Scrapy's stats."""
-    process = CrawlerProcess(crawl_settings(config, job_id, overrides), install_root_handler=True)
+    process = CrawlerProcess(crawl_settings(config, job_id, overrides))
     crawler = process.create_crawler(SPIDERS[spider])
     process.crawl(crawler, seeds=seeds, max_pages=config.crawl.max_pages,
                   depth=config.crawl.depth)

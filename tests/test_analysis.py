@@ -9,6 +9,8 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -75,6 +77,48 @@ def test_a_killed_worker_costs_no_page() -> None:
             await analyser.close()
 
     asyncio.run(scenario())
+
+
+_FORKED_WORKER = r"""
+import asyncio, json, os, signal, sys, threading, time
+from crawler.analysis import Analyser, RawPage, _ready
+
+async def main():
+    # The crawl process's own handler (Scrapy's graceful shutdown) must not keep a worker alive.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    if sys.argv[1] == "thread":
+        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+    analyser = Analyser(1, None)
+    page = RawPage("http://shop.example/", sys.argv[2].encode(), "text/html", 200, True)
+    result = await analyser.analyse(page)
+    worker = await asyncio.wrap_future(analyser._pool.submit(_ready))
+    os.kill(worker, signal.SIGTERM)
+    for _ in range(200):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        sys.exit("the worker outlived SIGTERM")
+    print(json.dumps({"method": analyser.start_method, "title": result.extracted.title}))
+    await analyser.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(("threads", "method"), [("none", "fork"), ("thread", "spawn")])
+def test_workers_fork_only_from_a_process_without_other_threads(threads: str,
+                                                                 method: str) -> None:
+    """The first pool forks while the crawl process is single-threaded (its workers start with
+    the classifier's modules already there); with another thread running it spawns. A forked
+    worker dies on SIGTERM though the crawl process handles that signal."""
+    out = subprocess.run([sys.executable, "-c", _FORKED_WORKER, threads, SHOP], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["method"] == method and result["title"] == "Магазин"
 
 
 def test_a_stuck_worker_is_replaced_and_its_batch_analysed_again() -> None:
