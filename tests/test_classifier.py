@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifiers import Document, PageVerdict, TrawlerModel, load_model, reading
+from classifiers import Document, PageVerdict, TrawlerModel, features, load_model, reading
 from classifiers.artifact import ModelError, save_model
 from classifiers.corpus import Example, read_corpus, training_weights
 from classifiers.evaluate import evaluate, metrics
@@ -235,8 +235,6 @@ def test_offers_stay_within_a_segment() -> None:
 def test_amounts_are_found_as_a_look_back_first_pattern_finds_them() -> None:
     """The amount pattern starts with its sign and looks back after it (so that the regex engine
     skips to signs): it finds what the same pattern with its look back first finds."""
-    from classifiers import features
-
     written = re.compile(features._AMOUNT.pattern.replace(
         r"[\d$€£₽](?<!\w[\d$€£₽])", r"(?<!\w)[\d$€£₽]", 1))
     assert written.pattern != features._AMOUNT.pattern

@@ -45,8 +45,7 @@ def _letter_evidence(letters: str) -> dict[str, float]:
 
 def _words(lowered: str) -> list[str]:
     """The runs of letters in a text, in no particular order. Most whitespace-separated chunks
-    are letters only, and are taken as they are; the regex reads the rest (a third of its cost
-    on a whole page)."""
+    are letters only and are taken as they are; the regex reads only the others."""
     chunks = lowered.split()
     return [*filter(str.isalpha, chunks),
             *_WORD.findall(" ".join(filterfalse(str.isalpha, chunks)))]
