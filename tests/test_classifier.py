@@ -84,6 +84,15 @@ def test_lexicon_counts_substances_selling_and_payment_ids() -> None:
     assert X[0].sum() > 0
 
 
+def test_dead_drop_cues_are_not_everyday_words() -> None:
+    """Raising prices or a find is no dead drop; picking up a stash is."""
+    lexicon = LexiconFeatures().fit([])
+    everyday = lexicon.explain("Фабрики решили поднять цены; подъем, находка, метка, обход.")
+    assert not everyday.get("cue:dead_drop")
+    assert {"поднял клад", "координаты"} <= set(
+        lexicon.explain("Поднял клад за 5 минут, координаты точные")["cue:dead_drop"])
+
+
 def test_nps_patterns_catch_unlisted_names() -> None:
     lexicon = LexiconFeatures().fit([])
     hits = lexicon.explain("new: 5-MMC, ADB-4en-PINACA, flubromazolam, 25x-NBOMe, protonitazepyne")
