@@ -85,10 +85,11 @@ def test_lexicon_counts_substances_selling_and_payment_ids() -> None:
 
 
 def test_dead_drop_cues_are_not_everyday_words() -> None:
-    """Raising prices or a find is no dead drop; picking up a stash is."""
+    """Raising prices or a find is no dead drop (picking up a stash is), a VPN no darknet."""
     lexicon = LexiconFeatures().fit([])
-    everyday = lexicon.explain("Фабрики решили поднять цены; подъем, находка, метка, обход.")
-    assert not everyday.get("cue:dead_drop")
+    everyday = lexicon.explain("Фабрики решили поднять цены; подъем, находка, метка, обход. "
+                               "Роскомнадзор блокирует VPN.")
+    assert not everyday.get("cue:dead_drop") and not everyday.get("cue:darknet")
     assert {"поднял клад", "координаты"} <= set(
         lexicon.explain("Поднял клад за 5 минут, координаты точные")["cue:dead_drop"])
 
@@ -111,6 +112,11 @@ def test_drug_shapes_are_read_whatever_the_name() -> None:
     assert float(lexicon.transform([offer])[0, names.index("form_offers")]) > 0
     assert not lexicon.explain("3-day shipping, 5-star seller, covid-19, ak-47").get(
         "cue:nps_shape")
+    # News: ages, ordinals and measures joined to a number are no substance codes.
+    news = "A 31-year-old man, 18-year-olds, a 3rd-class cabin, a 25-yard run, a 15-man squad"
+    assert not lexicon.explain(news).get("cue:nps_shape")
+    assert lexicon.explain("2C-B-FLY, 5-MeO-DMT, 25i-NBOMe")["cue:nps_shape"] == [
+        "2c-b-fly", "5-meo-dmt", "25i-nbome"]
 
 
 def test_leave_out_family_drops_its_terms() -> None:
