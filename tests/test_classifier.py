@@ -84,12 +84,13 @@ def test_lexicon_counts_substances_selling_and_payment_ids() -> None:
     assert X[0].sum() > 0
 
 
-def test_dead_drop_cues_are_not_everyday_words() -> None:
-    """Raising prices or a find is no dead drop (picking up a stash is), a VPN no darknet."""
+def test_cues_are_not_everyday_words() -> None:
+    """Raising prices or a find is no dead drop (picking up a stash is), a VPN no darknet,
+    "first" or an exchange rate no slang."""
     lexicon = LexiconFeatures().fit([])
     everyday = lexicon.explain("Фабрики решили поднять цены; подъем, находка, метка, обход. "
-                               "Роскомнадзор блокирует VPN.")
-    assert not everyday.get("cue:dead_drop") and not everyday.get("cue:darknet")
+                               "Роскомнадзор блокирует VPN. Первый курс доллара.")
+    assert not any(everyday.get(f) for f in ("cue:dead_drop", "cue:darknet", "slang"))
     assert {"поднял клад", "координаты"} <= set(
         lexicon.explain("Поднял клад за 5 минут, координаты точные")["cue:dead_drop"])
 
