@@ -31,7 +31,8 @@ def site_verdict(top_scores: Sequence[float], benign_pages: int, threshold: floa
                  top_k: int = TOP_K) -> tuple[float, bool]:
     """(site score, flagged) from a site's strongest page scores, highest first (its ``top_k``
     strongest, or all it has), and the number of its pages scoring below ``threshold``: all
-    the verdict needs, so a database or a running crawl can keep just that."""
+    the verdict needs, so a database or a running crawl can keep just that. Scores are clamped
+    to [0, 1] here, the one place: clamping keeps their order, so callers may rank raw ones."""
     scores = [min(max(float(s), 0.0), 1.0) for s in top_scores[:top_k]]
     if not scores:
         return 0.0, False
@@ -48,7 +49,7 @@ def site_verdict(top_scores: Sequence[float], benign_pages: int, threshold: floa
 def aggregate_site(page_scores: Sequence[float], threshold: float,
                    top_k: int = TOP_K) -> tuple[float, bool]:
     """(site score, flagged) from the calibrated page scores of one site."""
-    scores = [min(max(float(s), 0.0), 1.0) for s in page_scores]
+    scores = [float(s) for s in page_scores]
     benign = sum(1 for s in scores if s < threshold)
     return site_verdict(heapq.nlargest(top_k, scores), benign, threshold, top_k)
 
@@ -64,7 +65,7 @@ class SiteTally:
         self.benign = 0
 
     def add(self, score: float) -> None:
-        score = min(max(float(score), 0.0), 1.0)
+        score = float(score)
         if score < self.threshold:
             self.benign += 1
         if len(self.top) < self.top_k:

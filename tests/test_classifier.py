@@ -433,6 +433,13 @@ def test_site_tally_agrees_with_the_site_rule_page_by_page() -> None:
             seen.append(score)
             assert tally.verdict() == site_reference(seen, threshold) \
                 == aggregate_site(seen, threshold), (seen, threshold)
+    # Scores out of [0, 1] (a damaged row) count as clamped into it, whoever ranks them.
+    raw = [1.4, -0.3, 0.7, 1.2, 0.2]
+    clamped = [min(max(x, 0.0), 1.0) for x in raw]
+    tally = SiteTally(0.6)
+    for score in raw:
+        tally.add(score)
+    assert tally.verdict() == aggregate_site(raw, 0.6) == site_reference(clamped, 0.6)
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.6, 0.8])
