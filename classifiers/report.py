@@ -82,7 +82,11 @@ METHOD = [
     "market listing and 1 bot string more flagged. Also tried and not adopted: 35 "
     "first-person posts of drug users (trip reports, recovery stories, moderated forums) as "
     "benign text: a short trip report with doses was still flagged, and one more Tor shop "
-    "page was missed.",
+    "page was missed. Instead, first-person accounts of use (\"i took\", \"redosed\", "
+    "\"trip report\", \"come-up\", \"трип-репорт\") joined the reporting cue, so that a dose "
+    "next to a substance in such a post counts as use told, not sold: 6 of those 20 English "
+    "posts (never trained on) flagged instead of 7; dev and leave-out unchanged but for two "
+    "psychedelics listings more and one prescription listing fewer.",
     "- Tried and not adopted, for unseen families: training on extra copies of the documents "
     "with every substance name cut out (at half or a quarter of the originals' weight, with "
     "benign copies weighing more, and for market listings only), so "

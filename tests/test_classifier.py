@@ -95,6 +95,23 @@ def test_cues_are_not_everyday_words() -> None:
         lexicon.explain("Поднял клад за 5 минут, координаты точные")["cue:dead_drop"])
 
 
+
+def test_a_first_person_report_of_use_is_reported_not_offered() -> None:
+    """"I took 150ug of LSD" puts a substance next to a quantity, as an offer does: the
+    reporting cue nearby tells use told from use sold."""
+    lexicon = LexiconFeatures().fit([])
+
+    def value(text: str, feature: str) -> float:
+        row = lexicon.transform([text]).toarray()[0]
+        return row[lexicon.feature_names_.index(feature)]
+
+    report = "Trip report: I took 150ug of LSD and 2g of mushrooms. The come-up took an hour."
+    offer = "LSD 150ug blotters, 10 tabs $80, 2g mushrooms $30. Stealth shipping."
+    assert value(report, "substance_reported") > 0
+    assert value(report, "substance_offers_unreported") == 0
+    assert value(offer, "substance_offers_unreported") > 0
+    assert value(offer, "substance_reported") == 0
+
 def test_nps_patterns_catch_unlisted_names() -> None:
     lexicon = LexiconFeatures().fit([])
     hits = lexicon.explain("new: 5-MMC, ADB-4en-PINACA, flubromazolam, 25x-NBOMe, protonitazepyne")

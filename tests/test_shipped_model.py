@@ -1,7 +1,7 @@
 """The shipped model (models/trawler) on kinds of page the labelled corpus lacks: ordinary legal
-shops and licensed pharmacies, which sell by weight, with prices, carts and delivery, and shops of
-substances named or never named. None of these texts is training data (authored text included).
-Needs no ../shared: the model is in the repository."""
+shops and licensed pharmacies, which sell by weight, with prices, carts and delivery, a drug
+user's report of a dose, and shops of substances named or never named. None of these texts is
+training data (authored text included). Needs no ../shared: the model is in the repository."""
 
 from __future__ import annotations
 
@@ -40,6 +40,11 @@ LEGAL_SHOPS = [
     "95 BYN. Доставка в течение часа.",
     "Купить Нурофен 200 мг №24 в аптеке — 8,50 руб. Отпускается без рецепта. Доставка по Минску.",
 ]
+# Use told, not sold: a dose next to a substance, in a first-person report.
+USE_REPORTS = [
+    "Trip report: I took 150ug of LSD and 2g of mushrooms at a festival. The come-up took an "
+    "hour.",
+]
 DRUG_SHOPS = [
     "Buy 3-CMC crystals online. Research chemicals for sale, not for human consumption. "
     "10g €60, 50g €220. Discreet packaging, EU shipping, payment via Bitcoin.",
@@ -61,9 +66,10 @@ def model():
     return load_model(MODEL)
 
 
-def test_ordinary_shops_and_pharmacies_are_not_drug_shops(model) -> None:
-    verdicts = model.classify([Document(text=t) for t in LEGAL_SHOPS])
-    flagged = [(round(v.score, 3), t[:60]) for t, v in zip(LEGAL_SHOPS, verdicts, strict=True)
+def test_ordinary_shops_pharmacies_and_use_reports_are_not_drug_shops(model) -> None:
+    pages = LEGAL_SHOPS + USE_REPORTS
+    verdicts = model.classify([Document(text=t) for t in pages])
+    flagged = [(round(v.score, 3), t[:60]) for t, v in zip(pages, verdicts, strict=True)
                if v.label == "drugs"]
     assert flagged == []
 
@@ -83,4 +89,5 @@ def test_authored_text_is_well_formed_and_not_test_text() -> None:
     assert all(r["group"] and r["text"].strip() for r in rows)
     texts = {r["text"] for r in rows}
     assert len(texts) == len(rows)
-    assert not texts & set(LEGAL_SHOPS + DRUG_SHOPS)  # what these tests read was never trained on
+    # What these tests read was never trained on.
+    assert not texts & set(LEGAL_SHOPS + USE_REPORTS + DRUG_SHOPS)
