@@ -8,6 +8,7 @@ import re
 import zipfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,8 @@ import pytest
 
 from classifiers import Document, PageVerdict, TrawlerModel, features, load_model, reading
 from classifiers.artifact import ModelError, save_model
-from classifiers.corpus import Example, read_corpus, training_weights
-from classifiers.evaluate import evaluate, metrics
+from classifiers.corpus import AUTHORED_SOURCE, Example, read_corpus, training_weights
+from classifiers.evaluate import evaluate, family_members, leave_family_out, metrics
 from classifiers.features import LexiconFeatures, Ngrams
 from classifiers.model import REASONS_FROM, model_version
 from classifiers.reading import AMOUNT_SIGN, Reading, WordFacts, normalize, tokenize
@@ -95,23 +96,6 @@ def test_cues_are_not_everyday_words() -> None:
         lexicon.explain("Поднял клад за 5 минут, координаты точные")["cue:dead_drop"])
 
 
-
-def test_a_first_person_report_of_use_is_reported_not_offered() -> None:
-    """"I took 150ug of LSD" puts a substance next to a quantity, as an offer does: the
-    reporting cue nearby tells use told from use sold."""
-    lexicon = LexiconFeatures().fit([])
-
-    def value(text: str, feature: str) -> float:
-        row = lexicon.transform([text]).toarray()[0]
-        return row[lexicon.feature_names_.index(feature)]
-
-    report = "Trip report: I took 150ug of LSD and 2g of mushrooms. The come-up took an hour."
-    offer = "LSD 150ug blotters, 10 tabs $80, 2g mushrooms $30. Stealth shipping."
-    assert value(report, "substance_reported") > 0
-    assert value(report, "substance_offers_unreported") == 0
-    assert value(offer, "substance_offers_unreported") > 0
-    assert value(offer, "substance_reported") == 0
-
 def test_nps_patterns_catch_unlisted_names() -> None:
     lexicon = LexiconFeatures().fit([])
     hits = lexicon.explain("new: 5-MMC, ADB-4en-PINACA, flubromazolam, 25x-NBOMe, protonitazepyne")
@@ -135,6 +119,18 @@ def test_drug_shapes_are_read_whatever_the_name() -> None:
     assert not lexicon.explain(news).get("cue:nps_shape")
     assert lexicon.explain("2C-B-FLY, 5-MeO-DMT, 25i-NBOMe")["cue:nps_shape"] == [
         "2c-b-fly", "5-meo-dmt", "25i-nbome"]
+
+
+def test_leave_out_never_scores_authored_text() -> None:
+    """Authored shop text of the left-out family is held back from training like the rest, and
+    counted in no recall: it is training text only."""
+    authored = Example(id="a1", source=AUTHORED_SOURCE, lang="ru", label="drugs", kind="test",
+                       group="a1", text="Мефедрон крис 1г 2500₽, клад магнит, оплата BTC.")
+    assert family_members("cathinones", [authored]) == [True]
+    members = sum(family_members("cathinones", corpus()))
+    assert members >= 2
+    result = leave_family_out("cathinones", [*corpus(), authored], [*corpus(), authored])
+    assert result["held_out_train_listings"] == result["dev_listings"] == members
 
 
 def test_leave_out_family_drops_its_terms() -> None:
@@ -324,13 +320,13 @@ def test_long_pages_are_read_at_head_and_tail() -> None:
     assert "начало" in grams and "конец" in grams and len(grams) < 60
 
 
+def feature_value(lexicon: LexiconFeatures, text: str, feature: str) -> float:
+    return float(lexicon.transform([text])[0, lexicon.feature_names_.index(feature)])
+
+
 def test_offers_are_told_from_reports() -> None:
     lexicon = LexiconFeatures().fit([])
-    names = lexicon.feature_names_
-
-    def value(text: str, feature: str) -> float:
-        return float(lexicon.transform([text])[0, names.index(feature)])
-
+    value = partial(feature_value, lexicon)
     shop = "Мефедрон крис 1г 2500₽.\nКлад магнит, оплата BTC."
     news = ("В Минске задержан 25-летний житель. У него изъяли 50 г мефедрона.\n"
             "По данным МВД, он продавал наркотики через закладки по 2500 рублей.")
@@ -341,6 +337,18 @@ def test_offers_are_told_from_reports() -> None:
     assert value(accounts, "other_goods_offers") > 0
     assert value(accounts, "selling_without_substance") > 0
     assert value(shop, "selling_without_substance") == 0
+
+
+def test_a_first_person_report_of_use_is_reported_not_offered() -> None:
+    """"I took 150ug of LSD" puts a substance next to a quantity, as an offer does: the
+    reporting cue nearby tells use told from use sold."""
+    value = partial(feature_value, LexiconFeatures().fit([]))
+    report = "Trip report: I took 150ug of LSD and 2g of mushrooms. The come-up took an hour."
+    offer = "LSD 150ug blotters, 10 tabs $80, 2g mushrooms $30. Stealth shipping."
+    assert value(report, "substance_reported") > 0
+    assert value(report, "substance_offers_unreported") == 0
+    assert value(offer, "substance_offers_unreported") > 0
+    assert value(offer, "substance_reported") == 0
 
 
 def test_verdicts_scores_and_reasons(model: TrawlerModel) -> None:
