@@ -5,12 +5,10 @@ training data (authored text included). Needs no ../shared: the model is in the 
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from classifiers import Document, load_model
-from classifiers.corpus import AUTHORED_FILE, AUTHORED_SOURCE
+from classifiers import Document, TrawlerModel, load_model
+from classifiers.corpus import AUTHORED_FILE, AUTHORED_SOURCE, read_corpus
 from crawler.config import PROJECT_ROOT
 
 MODEL = PROJECT_ROOT / "models" / "trawler"
@@ -62,11 +60,11 @@ DRUG_SHOPS = [
 
 
 @pytest.fixture(scope="module")
-def model():
+def model() -> TrawlerModel:
     return load_model(MODEL)
 
 
-def test_ordinary_shops_pharmacies_and_use_reports_are_not_drug_shops(model) -> None:
+def test_ordinary_shops_pharmacies_and_use_reports_are_not_drug_shops(model: TrawlerModel) -> None:
     pages = LEGAL_SHOPS + USE_REPORTS
     verdicts = model.classify([Document(text=t) for t in pages])
     flagged = [(round(v.score, 3), t[:60]) for t, v in zip(pages, verdicts, strict=True)
@@ -74,7 +72,7 @@ def test_ordinary_shops_pharmacies_and_use_reports_are_not_drug_shops(model) -> 
     assert flagged == []
 
 
-def test_drug_shops_are_flagged_named_or_not(model) -> None:
+def test_drug_shops_are_flagged_named_or_not(model: TrawlerModel) -> None:
     verdicts = model.classify([Document(text=t) for t in DRUG_SHOPS])
     missed = [(round(v.score, 3), t[:60]) for t, v in zip(DRUG_SHOPS, verdicts, strict=True)
               if v.label != "drugs"]
@@ -82,12 +80,12 @@ def test_drug_shops_are_flagged_named_or_not(model) -> None:
 
 
 def test_authored_text_is_well_formed_and_not_test_text() -> None:
-    rows = [json.loads(line) for line in AUTHORED_FILE.read_text(encoding="utf-8").splitlines()]
-    assert len({r["id"] for r in rows}) == len(rows)
-    assert {r["source"] for r in rows} == {AUTHORED_SOURCE}
-    assert {r["label"] for r in rows} <= {"drugs", "benign"}
-    assert all(r["group"] and r["text"].strip() for r in rows)
-    texts = {r["text"] for r in rows}
-    assert len(texts) == len(rows)
+    examples = read_corpus([AUTHORED_FILE])  # as training reads it: a bad line raises
+    assert len({e.id for e in examples}) == len(examples)
+    assert {e.source for e in examples} == {AUTHORED_SOURCE}
+    assert {e.label for e in examples} == {"drugs", "benign"}  # no gray: it is never trained on
+    assert all(e.text.strip() for e in examples)
+    texts = {e.text for e in examples}
+    assert len(texts) == len(examples)
     # What these tests read was never trained on.
     assert not texts & set(LEGAL_SHOPS + USE_REPORTS + DRUG_SHOPS)
