@@ -265,13 +265,15 @@ _UNIT = (r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|шт|pcs|mg|мг|мкг|ug|
 _PIECES = re.compile(r"(?:шт|pcs|tabs?|pills?)$")
 _MASS = re.compile(r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|mg|мг|мкг|ug|µg|kg|кг|oz|ounces?|lbs?)$")
 _MONEY_AFTER = r"(?:₽|руб\w*|р\.|р\b|грн|uah|byn|usd|eur|usdt|btc|\$|€|£)"
+# A dose by body weight ("1-1.5 mg/kg"): what dosing guides give, never an amount for sale.
+_PER_BODY_WEIGHT = r"\s?(?:/|per\s|на\s)\s?(?:kg|кг)\b"
 # One scan for every amount, starting with a digit or a currency sign (the characters of
 # ``reading.AMOUNT_START``, so only segments the reading marks with one can hold an amount) not
 # after a letter or digit: written as the sign and then a look back, so that the regex engine
 # tries the look back only where a sign is (first, it would try it at every character).
 _AMOUNT = re.compile(
     rf"[\d$€£₽](?<!\w[\d$€£₽])[\d.,]*\s?"
-    rf"(?:(?P<unit>{_UNIT})(?!\w|-)|(?P<money>{_MONEY_AFTER}))?")
+    rf"(?:(?P<unit>{_UNIT})(?!\w|-|{_PER_BODY_WEIGHT})|(?P<money>{_MONEY_AFTER}))?")
 # Payment and contact identifiers (case-folded approximations; the evidence extractor validates).
 _LONG_IDS = {
     "btc": re.compile(r"(?:bc1[a-z0-9]{25,62}|[13][a-z0-9]{25,34})"),

@@ -96,6 +96,34 @@ def test_cues_are_not_everyday_words() -> None:
         lexicon.explain("Поднял клад за 5 минут, координаты точные")["cue:dead_drop"])
 
 
+def test_slang_is_not_everyday_words() -> None:
+    """Slang terms that training text uses mostly in their innocent sense (a document, a date of
+    birth, a test, grass, snow, a plan, white) are no slang hits; the steroid shop's "test e" is."""
+    lexicon = LexiconFeatures().fit([])
+    everyday = lexicon.explain("Upload a doc with your DOB. COVID test results. Grass seed, "
+                               "fresh herb, snow and glass. План на неделю: белый и черный снег.")
+    assert not everyday.get("slang"), everyday.get("slang")
+    assert lexicon.explain("Test E 250mg/ml 10ml vial $45")["slang"] == ["test e"]
+    # "фен" is a hair dryer in every appliance shop: slang, weaker evidence than a name.
+    dryer = lexicon.explain("Фен для волос 2200 Вт — 119 BYN, в корзину")
+    assert dryer["slang"] == ["фен"] and not dryer.get("substance_any")
+
+
+def test_harm_reduction_and_nicotine_are_benign_context() -> None:
+    """Drug checking and safer-use advice are harm reduction; nicotine salt ("соль" to a vape
+    shop) is other goods."""
+    lexicon = LexiconFeatures().fit([])
+    advice = lexicon.explain("Free fentanyl test strips and drug checking at our booth. Dosing: "
+                             "start low, stay hydrated.")
+    assert {"test strips", "drug checking", "dosing", "start low", "hydrated"} <= set(
+        advice["cue:harm_reduction"])  # (explain lists up to five terms a feature)
+    assert lexicon.explain("Бесплатные тест-полоски, риск перегрева.")["cue:harm_reduction"] == [
+        "тест-полоски", "перегрева"]
+    vape = lexicon.explain("Солевой никотин 20мг, жидкость для вейпа 30мл.")
+    assert {"солевой никотин", "жидкость для вейпа"} <= set(vape["cue:other_goods"])
+    assert "e-liquid" in lexicon.explain("E-liquid, 20mg nic salt, 10ml")["cue:other_goods"]
+
+
 def test_nps_patterns_catch_unlisted_names() -> None:
     lexicon = LexiconFeatures().fit([])
     hits = lexicon.explain("new: 5-MMC, ADB-4en-PINACA, flubromazolam, 25x-NBOMe, protonitazepyne")
@@ -259,6 +287,16 @@ def test_offers_stay_within_a_segment() -> None:
     for text in ("мефедрон 1г\n2500₽", "1г. 2500₽", "1г\n\n$5 2г", "1г;\t$5"):
         assert not lexicon.explain(text).get("price_per_unit"), text
     assert lexicon.explain("1г.\n2г 5$ и 3г $7")["price_per_unit"] == ["2г 5$", "3г $7"]
+
+
+def test_a_dose_by_body_weight_is_no_amount_for_sale() -> None:
+    """Dosing guides give doses per kilogram of body weight; a shop's "250mg/ml" is an amount."""
+    lexicon = LexiconFeatures().fit([])
+    for text in ("MDMA: 1-1.5 mg/kg", "1.5 mg / kg", "2 mg per kg", "0,5 мг на кг веса",
+                 "3 мг/кг"):
+        assert not lexicon.explain(text).get("quantity"), text
+    assert lexicon.explain("MDMA: 1-1.5 mg/kg, at most 120 mg")["quantity"] == ["120 mg"]
+    assert lexicon.explain("Test E 250mg/ml 10ml $45")["quantity"] == ["250mg", "10ml"]
 
 
 def test_amounts_are_found_as_a_look_back_first_pattern_finds_them() -> None:
