@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from classifiers.inflection import Declension
 from classifiers.lexicon import load_cues, load_families
 from classifiers.reading import (
     AMOUNT_SIGN,
@@ -401,16 +402,19 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
                                               for p in ps) or "(?!)")
             index = {name: i for i, name in enumerate(self.feature_names_)}
             seconds = {words[1] for terms in multi.values() for words in terms}
-            compiled = (multi, regex, index, any_pattern, seconds)
+            declension = Declension({term: features for term, features in self.terms_.items()
+                                     if all(f.startswith("substance:") for f in features)})
+            compiled = (multi, regex, index, any_pattern, seconds, declension)
             self.__dict__["_compiled"] = compiled
             self.__dict__["_token_features"] = {}
             self.__dict__["_roles"] = WordFacts(self._role, np.uint8)
         return compiled
 
     def _word_features(self, token: str) -> tuple[str, ...]:
-        """Features one word hits on its own: terms, word patterns, long payment ids."""
-        found = list(self.terms_.get(token, ()))
-        _, regex, _, any_pattern, _ = self._tables()
+        """Features one word hits on its own: terms (Russian substance names in any case form),
+        word patterns, long payment ids."""
+        _, regex, _, any_pattern, _, declension = self._tables()
+        found = list(self.terms_.get(token, ()) or declension.features(token))
         if any_pattern.search(token):
             found += [f for f, pattern in regex if f not in found and pattern.search(token)]
         if len(token) >= 26:
@@ -435,7 +439,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         word of a term of several words; and above those, how many digits it has (up to 31,
         enough to tell where a card number may be). Most words are nothing to the lexicon, and
         are ruled out a page at a time."""
-        multi, *_, seconds = self._tables()
+        multi, *_, seconds, _ = self._tables()
         return ((_ALONE if self._word_features(word) else 0) | (_FIRST if word in multi else 0)
                 | (_SECOND if word in seconds else 0) | _digit_count(word) << _DIGITS_SHIFT)
 

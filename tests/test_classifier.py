@@ -124,6 +124,24 @@ def test_harm_reduction_and_nicotine_are_benign_context() -> None:
     assert "e-liquid" in lexicon.explain("E-liquid, 20mg nic salt, 10ml")["cue:other_goods"]
 
 
+def test_russian_names_are_read_in_every_case_form() -> None:
+    """A name listed once is found declined and as an adjective, by the gender of its ending;
+    words that only look like its forms ("героиня", a heroine; "реактивный", jet) are not."""
+    lexicon = LexiconFeatures().fit([])
+    forms = [("героином", "opioids"), ("марихуаной", "cannabis"), ("гашишем", "cannabis"),
+             ("кокаиновый", "stimulants"), ("псилоцибиновые", "psychedelics"),
+             ("анаболиками", "steroids"), ("феназепамом", "benzodiazepines"),
+             ("спайсами", "synthetic-cannabinoids")]
+    for word, family in forms:
+        assert word not in lexicon.terms_
+        assert lexicon.explain(f"Продам {word}").get(f"substance:{family}") == [word], word
+    for word in ("героиня", "героине", "героиней", "героини", "реактивные", "экстазе",
+                 "конопляное", "лирики", "реагентов", "мефедронщик"):
+        assert not lexicon.explain(f"Продам {word}").get("substance_any"), word
+    left_out = LexiconFeatures(exclude_families=("opioids",)).fit([])
+    assert not left_out.explain("Продам героином").get("substance_any")
+
+
 def test_nps_patterns_catch_unlisted_names() -> None:
     lexicon = LexiconFeatures().fit([])
     hits = lexicon.explain("new: 5-MMC, ADB-4en-PINACA, flubromazolam, 25x-NBOMe, protonitazepyne")
