@@ -108,6 +108,42 @@ METHOD = [
     "the left-out family's names out of *all* training text (news included), so that the "
     "model has never read them at all, changed leave-out recall by under one point: what the "
     "missed listings lack is a selling shape, not unseen names.",
+    "- Harm reduction, and legal goods named by drug slang: probed with 120 texts written for "
+    "trawler and never trained on: 60 harm-reduction pages (drug checking, dosing and "
+    "safer-use guides, legal reagent-kit and test-strip shops, naloxone, needle exchange, "
+    "substitution therapy, clinics with price lists; 28 English, 28 Russian, 2 Ukrainian, 2 "
+    "Belarusian) and 60 legal shops whose goods are drug-slang words (nicotine-salt "
+    "e-liquids, \"соль\"; bath salts; flour, \"мука\"; hair dryers, \"фен\"; mushrooms, "
+    "stamps, spices...; 40 Russian, 12 English, 4 Belarusian, 4 Ukrainian). The previous model "
+    "flagged 9 of the harm-reduction pages and 3 of the shops. Lexicon: drug-checking and "
+    "safer-use words joined the harm-reduction cue (\"test strips\", \"drug checking\", "
+    "\"dosing\", \"start low\", \"тест-полоски\", \"перегрев\"...), nicotine and e-liquid "
+    "words the other goods; a dose per kilogram of body weight (\"1.5 mg/kg\") is no amount; "
+    "slang words that the training text uses mostly in their innocent sense went, by the "
+    "training counts (benign : drug documents): \"test\" (93 : 22; \"test e\", \"test cyp\" "
+    "and the like stay), \"doc\" (49 : 1), \"dob\", \"dom\", \"doi\", \"grass\", \"herb\", "
+    "\"snow\", \"charlie\", \"glass\", \"план\" (20 : 0), \"снег\", \"белый\", "
+    "\"черный\"; \"фен\" (a hair dryer in every appliance shop) moved from the stimulant "
+    "names to the slang, as the lexicon's rule for words with an innocent sense says. Russian "
+    "substance names are read in their case forms and as adjectives (\"героином\", "
+    "\"гашишем\", \"псилоцибиновые\"; `classifiers/inflection.py`), except names whose forms "
+    "are everyday words (\"реактивный\", \"в экстазе\", \"конопляное масло\", \"лирики\", "
+    "\"наборы реагентов\", \"героине\"). With the lexicon alone, 8 of the harm-reduction "
+    "pages and none of the shops were flagged, still unseen. The 120 texts are now authored "
+    "training text (kinds `harm_reduction_page` and `slang_homonym_shop`); two models each "
+    "trained with one half (alternate texts) flagged 5 of the 120 in the half they had not "
+    "read, all harm-reduction pages (two reagent-kit shops, two drug alerts: nitazenes in fake "
+    "pills, bromazolam sold as Xanax; a programme listing syringes and naloxone doses), "
+    "against 8 without them. Dev: psychonautwiki "
+    "false positives 3 to 2, ru-bot-negatives 2 to 1, duta-drugs-illegal misses 3 to 2; agora "
+    "misses 23 to 26 (two reagent test kits, which the market files under drugs, and a "
+    "production guide). Leave-one-family-out: cathinones 0.929 to 0.9495 (188 of 198, a "
+    "listing short of 0.95), psychedelics 0.896 to 0.907, opioids 0.899 to 0.905, "
+    "benzodiazepines 0.936 to 0.943, synthetic cannabinoids 0.960 to 0.9495 (94 of 99), "
+    "steroids 0.925 to 0.920, the rest within 0.004. These figures move with "
+    "the calibration folds alone: the same training text under other ids (so other folds) gave "
+    "cathinones 0.924 and the other families within one point; a difference of a listing or "
+    "two is noise.",
     "- Small dev sources (6 to 17 documents) make one error worth 6 to 17 points of recall or "
     "false-positive rate: the 1 % target on them means no error at all, and their figures are "
     "noisy estimates, not measurements of a rate.",
@@ -148,7 +184,9 @@ def _targets(card: dict[str, Any]) -> list[str]:
                      "source: " + ("**met**" if not high else "**not met**: " + "; ".join(high)))
     leave = card.get("leave_one_family_out")
     if leave:
-        low = [f"{r['family']} {r['recall']:.3f}" for r in leave
+        # Four places and the count found: 0.9495 would show as 0.950 to three, yet misses 0.95.
+        low = [f"{r['family']} {r['recall']:.4f} ({round(r['recall'] * r['listings'])} of "
+               f"{r['listings']})" for r in leave
                if r["recall"] is not None and r["recall"] < MIN_LEAVE_OUT_RECALL]
         lines.append(f"- leave-one-family-out recall >= {MIN_LEAVE_OUT_RECALL} for each family: "
                      + ("**met**" if not low else "**not met**: " + "; ".join(low)))

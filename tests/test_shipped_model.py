@@ -1,6 +1,7 @@
 """The shipped model (models/trawler) on kinds of page the labelled corpus lacks: ordinary legal
 shops and licensed pharmacies, which sell by weight, with prices, carts and delivery, a drug
-user's report of a dose, and shops of substances named or never named. None of these texts is
+user's report of a dose, harm-reduction advice, shops of legal goods named by words that are
+also drug slang, and shops of substances named or never named. None of these texts is
 training data (authored text included). Needs no ../shared: the model is in the repository."""
 
 from __future__ import annotations
@@ -43,6 +44,19 @@ USE_REPORTS = [
     "Trip report: I took 150ug of LSD and 2g of mushrooms at a festival. The come-up took an "
     "hour.",
 ]
+# Harm reduction: drug names and doses, no offer.
+HARM_REDUCTION = [
+    "Free fentanyl test strips at our booth tonight. MDMA: most people need 1-1.5 mg/kg; wait "
+    "two hours before redosing. Drink water, take breaks, never mix with alcohol.",
+    "Снижение вреда: если ты употребляешь соли или мефедрон, не смешивай с алкоголем, пей воду, "
+    "спи. Бесплатные тест-полоски и налоксон в нашем пункте, анонимно.",
+]
+# Legal goods named by words that are also drug slang: nicotine salt ("соль"), a hair dryer ("фен").
+HOMONYM_SHOPS = [
+    "Солевые жидкости оптом и в розницу! Соль 20мг и 50мг, 30мл от 9 руб. Поды, картриджи, "
+    "испарители. Доставка по всей Беларуси, самовывоз.",
+    "Фен для волос Aeris 2200 Вт, 3 скорости — 119 BYN. В наличии, в корзину. Доставка по Минску.",
+]
 DRUG_SHOPS = [
     "Buy 3-CMC crystals online. Research chemicals for sale, not for human consumption. "
     "10g €60, 50g €220. Discreet packaging, EU shipping, payment via Bitcoin.",
@@ -65,7 +79,7 @@ def model() -> TrawlerModel:
 
 
 def test_ordinary_shops_pharmacies_and_use_reports_are_not_drug_shops(model: TrawlerModel) -> None:
-    pages = LEGAL_SHOPS + USE_REPORTS
+    pages = LEGAL_SHOPS + USE_REPORTS + HARM_REDUCTION + HOMONYM_SHOPS
     verdicts = model.classify([Document(text=t) for t in pages])
     flagged = [(round(v.score, 3), t[:60]) for t, v in zip(pages, verdicts, strict=True)
                if v.label == "drugs"]
@@ -88,4 +102,4 @@ def test_authored_text_is_well_formed_and_not_test_text() -> None:
     texts = {e.text for e in examples}
     assert len(texts) == len(examples)
     # What these tests read was never trained on.
-    assert not texts & set(LEGAL_SHOPS + USE_REPORTS + DRUG_SHOPS)
+    assert not texts & set(LEGAL_SHOPS + USE_REPORTS + HARM_REDUCTION + HOMONYM_SHOPS + DRUG_SHOPS)
