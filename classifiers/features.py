@@ -635,6 +635,20 @@ def _onion_addresses(lower: str, pattern: re.Pattern) -> list[str]:
     return found
 
 
+# "г." is also "город" (town) and "год" (year): "220030, г. Минск" in every Belarusian site's
+# address, "школа № 47 г. Витебска", "в 2023 г.". A number that ends in a comma or a full stop
+# before its unit, follows "№", or is a year before "г." is no quantity.
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def _not_a_quantity(text: str, m: re.Match) -> bool:
+    number = text[m.start():m.start("unit")].rstrip()
+    return (number[-1] in ".,"
+            or text[max(0, m.start() - 2):m.start()].rstrip().endswith("№")
+            or (m.group("unit") == "г" and text[m.end():m.end() + 1] == "."
+                and _YEAR.fullmatch(number) is not None))
+
+
 def _amounts(parts: list[str]) -> list[tuple[int, str, str]]:
     """(which part, feature, text) of the quantities, prices and price-per-unit offers in these
     lower-cased segments, in text order. One scan reads them all, joined by "\\0": no amount
@@ -652,6 +666,8 @@ def _amounts(parts: list[str]) -> list[tuple[int, str, str]]:
             index = bisect_right(ends, m.start(), index)
             last_quantity = None
         amount = m.group(0).strip()
+        if unit and _not_a_quantity(text, m):
+            continue
         if unit:
             kind = "pieces" if _PIECES.match(unit) else "quantity"
         elif money or (amount[0] in "$€£₽" and len(amount) > 1):

@@ -24,9 +24,9 @@ _ADJECTIVE = frozenset(suffix + ending for suffix in ("", "ов", "ев", "н", 
                                       "ых", "ую", "ыми"))
 # Names whose forms are everyday words: "реактивный" (jet), "в экстазе" (in rapture),
 # "гидропоника" (a grow shop's hydroponics), "конопляное масло" (hemp-seed oil, a grocery),
-# "лирики" (of lyrics, as Lyrica, pregabalin), "наборы реагентов" (a chemist's reagents, as the
-# "реагент" spice shops sell). They match as listed, undeclined.
-_NOT_DECLINED = frozenset(("реактив", "реагент", "экстаз", "гидропоник", "конопл", "лирик"))
+# "наборы реагентов" (a chemist's reagents, as the "реагент" spice shops sell). They match as
+# listed, undeclined.
+_NOT_DECLINED = frozenset(("реактив", "реагент", "экстаз", "гидропоник", "конопл"))
 # Forms of other words that a name's forms spell: "героине" is also "to the heroine".
 _HOMONYMS = frozenset(("героине",))
 

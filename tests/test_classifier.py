@@ -119,6 +119,9 @@ def test_harm_reduction_and_nicotine_are_benign_context() -> None:
         advice["cue:harm_reduction"])  # (explain lists up to five terms a feature)
     assert lexicon.explain("Бесплатные тест-полоски, риск перегрева.")["cue:harm_reduction"] == [
         "тест-полоски", "перегрева"]
+    # A syringe exchange is harm reduction; syringes for sale (of spores, with steroids) are not.
+    assert lexicon.explain("Обмен шприцев, анонимно")["cue:harm_reduction"] == ["обмен шприцев"]
+    assert not lexicon.explain("Шприцы со спорами 10 мл — 1 200 ₽").get("cue:harm_reduction")
     vape = lexicon.explain("Солевой никотин 20мг, жидкость для вейпа 30мл.")
     assert {"солевой никотин", "жидкость для вейпа"} <= set(vape["cue:other_goods"])
     assert "e-liquid" in lexicon.explain("E-liquid, 20mg nic salt, 10ml")["cue:other_goods"]
@@ -315,6 +318,18 @@ def test_a_dose_by_body_weight_is_no_amount_for_sale() -> None:
         assert not lexicon.explain(text).get("quantity"), text
     assert lexicon.explain("MDMA: 1-1.5 mg/kg, at most 120 mg")["quantity"] == ["120 mg"]
     assert lexicon.explain("Test E 250mg/ml 10ml $45")["quantity"] == ["250mg", "10ml"]
+
+
+def test_a_town_a_year_or_a_number_is_no_quantity() -> None:
+    """"г." is also a town and a year: a Belarusian address ("220030, г. Минск"), "школа № 47
+    г. Витебска" and "в 2023 г." hold no grams; "Меф 1 г. Цена" and "2000 г за 100$" do."""
+    lexicon = LexiconFeatures().fit([])
+    for text in ("ООО «Ромашка», 220030, г. Минск, ул. Ленина 5", "Средняя школа № 47 г. Витебска",
+                 "в 2023 г. изъято", "Магазин №3 г. Гомель"):
+        assert not lexicon.explain(text).get("quantity"), text
+    assert lexicon.explain("Меф 1 г. Цена 50 руб")["quantity"] == ["1 г"]
+    assert lexicon.explain("1,5 г — 50$")["price_per_weight"] == ["1,5 г — 50$"]
+    assert lexicon.explain("2000 г за 100$")["price_per_weight"] == ["2000 г за 100$"]
 
 
 def test_amounts_are_found_as_a_look_back_first_pattern_finds_them() -> None:
