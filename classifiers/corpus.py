@@ -41,6 +41,12 @@ class Example:
         return self.text
 
 
+def scorable(examples: Iterable[Example]) -> list[Example]:
+    """The examples a model may be measured on: all but authored text, which is written for
+    training and never evaluated."""
+    return [e for e in examples if e.source != AUTHORED_SOURCE]
+
+
 def read_corpus(paths: Iterable[str | Path]) -> list[Example]:
     examples = []
     for path in map(Path, paths):

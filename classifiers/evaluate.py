@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.corpus import AUTHORED_SOURCE, Example
+from classifiers.corpus import Example, scorable
 from classifiers.features import LexiconFeatures
 from classifiers.lexicon import load_families
 from classifiers.model import TrawlerModel, model_version
@@ -58,7 +58,7 @@ def metrics(examples: Sequence[Example], scores: Sequence[float], threshold: flo
 def evaluate(model: TrawlerModel, examples: Sequence[Example],
              scores: Sequence[float] | None = None) -> dict[str, Any]:
     """``trawler evaluate --json``: the model on labelled examples (authored text excluded)."""
-    examples = [e for e in examples if e.source != AUTHORED_SOURCE]
+    examples = scorable(examples)
     if scores is None:
         scores = model.scores([e.as_text() for e in examples]) if examples else []
     return metrics(examples, list(scores), model.threshold, model.version)
@@ -83,7 +83,7 @@ def leave_family_out(family: str, train_examples: Sequence[Example],
     from classifiers.train import choose_threshold, fit_pipeline, labelled
 
     train_examples = labelled(train_examples)
-    dev_examples = [e for e in labelled(dev_examples) if e.source != AUTHORED_SOURCE]
+    dev_examples = scorable(labelled(dev_examples))
     in_train = family_members(family, train_examples)
     in_dev = family_members(family, dev_examples)
     kept = [e for e, member in zip(train_examples, in_train, strict=True) if not member]
@@ -92,8 +92,7 @@ def leave_family_out(family: str, train_examples: Sequence[Example],
     dev_scores = model.scores([e.as_text() for e in dev_examples])
     rest = [i for i, member in enumerate(in_dev) if not member]
     threshold = choose_threshold([dev_examples[i].y for i in rest], dev_scores[rest])
-    held = [e for e, member in zip(train_examples, in_train, strict=True)
-            if member and e.source != AUTHORED_SOURCE]
+    held = scorable(e for e, member in zip(train_examples, in_train, strict=True) if member)
     held_scores = model.scores([e.as_text() for e in held]) if held else np.array([])
     dev_hits = [bool(s >= threshold) for s, m in zip(dev_scores, in_dev, strict=True) if m]
     held_hits = [bool(s >= threshold) for s in held_scores]

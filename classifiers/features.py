@@ -266,15 +266,13 @@ _UNIT = (r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|шт|pcs|mg|мг|мкг|ug|
 _PIECES = re.compile(r"(?:шт|pcs|tabs?|pills?)$")
 _MASS = re.compile(r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|mg|мг|мкг|ug|µg|kg|кг|oz|ounces?|lbs?)$")
 _MONEY_AFTER = r"(?:₽|руб\w*|р\.|р\b|грн|uah|byn|usd|eur|usdt|btc|\$|€|£)"
-# A dose by body weight ("1-1.5 mg/kg"): what dosing guides give, never an amount for sale.
-_PER_BODY_WEIGHT = r"\s?(?:/|per\s|на\s)\s?(?:kg|кг)\b"
 # One scan for every amount, starting with a digit or a currency sign (the characters of
 # ``reading.AMOUNT_START``, so only segments the reading marks with one can hold an amount) not
 # after a letter or digit: written as the sign and then a look back, so that the regex engine
 # tries the look back only where a sign is (first, it would try it at every character).
 _AMOUNT = re.compile(
     rf"[\d$€£₽](?<!\w[\d$€£₽])[\d.,]*\s?"
-    rf"(?:(?P<unit>{_UNIT})(?!\w|-|{_PER_BODY_WEIGHT})|(?P<money>{_MONEY_AFTER}))?")
+    rf"(?:(?P<unit>{_UNIT})(?!\w|-)|(?P<money>{_MONEY_AFTER}))?")
 # Payment and contact identifiers (case-folded approximations; the evidence extractor validates).
 _LONG_IDS = {
     "btc": re.compile(r"(?:bc1[a-z0-9]{25,62}|[13][a-z0-9]{25,34})"),
@@ -635,15 +633,19 @@ def _onion_addresses(lower: str, pattern: re.Pattern) -> list[str]:
     return found
 
 
-# "г." is also "город" (town) and "год" (year): "220030, г. Минск" in every Belarusian site's
-# address, "школа № 47 г. Витебска", "в 2023 г.". A number that ends in a comma or a full stop
-# before its unit, follows "№", or is a year before "г." is no quantity.
 _YEAR = re.compile(r"(?:19|20)\d\d")
+_PER_BODY_WEIGHT = re.compile(r"\s?(?:/|per\s|на\s)\s?(?:kg|кг)\b")
 
 
 def _not_a_quantity(text: str, m: re.Match) -> bool:
+    """A number with a unit that holds no amount for sale: a dose by body weight ("1-1.5
+    mg/kg", as dosing guides give it); and as "г." is also "город" (town) and "год" (year), a
+    number ending in a comma or a full stop before its unit ("220030, г. Минск", in every
+    Belarusian site's address), after "№" ("школа № 47 г. Витебска"), or a year before "г."
+    ("в 2023 г.")."""
     number = text[m.start():m.start("unit")].rstrip()
-    return (number[-1] in ".,"
+    return (_PER_BODY_WEIGHT.match(text, m.end()) is not None
+            or number[-1] in ".,"
             or text[max(0, m.start() - 2):m.start()].rstrip().endswith("№")
             or (m.group("unit") == "г" and text[m.end():m.end() + 1] == "."
                 and _YEAR.fullmatch(number) is not None))

@@ -22,6 +22,7 @@ from classifiers.corpus import (
     AUTHORED_SOURCE,
     Example,
     read_corpus,
+    scorable,
     training_weights,
 )
 from classifiers.model import TrawlerModel, build_pipeline, model_version
@@ -85,8 +86,7 @@ def train(data: Sequence[str | Path], out: str | Path, dev: Sequence[str | Path]
     train_examples = read_corpus(data_paths)
     if authored and AUTHORED_FILE.is_file():
         train_examples += read_corpus([AUTHORED_FILE])
-    dev_examples = labelled(read_corpus(dev)) if dev else []
-    dev_examples = [e for e in dev_examples if e.source != AUTHORED_SOURCE]
+    dev_examples = scorable(labelled(read_corpus(dev))) if dev else []
     progress(f"training on {len(labelled(train_examples))} documents")
     pipeline = fit_pipeline(train_examples)
     provisional = TrawlerModel(pipeline, MIN_THRESHOLD, model_version(pipeline))

@@ -78,7 +78,7 @@ def model() -> TrawlerModel:
     return load_model(MODEL)
 
 
-def test_ordinary_shops_pharmacies_and_use_reports_are_not_drug_shops(model: TrawlerModel) -> None:
+def test_pages_that_sell_no_drugs_are_not_flagged(model: TrawlerModel) -> None:
     pages = LEGAL_SHOPS + USE_REPORTS + HARM_REDUCTION + HOMONYM_SHOPS
     verdicts = model.classify([Document(text=t) for t in pages])
     flagged = [(round(v.score, 3), t[:60]) for t, v in zip(pages, verdicts, strict=True)
