@@ -265,7 +265,8 @@ _UNIT = (r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|шт|pcs|mg|мг|мкг|ug|
 # feature, apart from weights and volumes.
 _PIECES = re.compile(r"(?:шт|pcs|tabs?|pills?)$")
 _MASS = re.compile(r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|mg|мг|мкг|ug|µg|kg|кг|oz|ounces?|lbs?)$")
-_MONEY_AFTER = r"(?:₽|руб\w*|р\.|р\b|грн|uah|byn|usd|eur|usdt|btc|\$|€|£)"
+# A sign with digits right after it is the next price's ("3.5 $60": "$60", not "3.5 $").
+_MONEY_AFTER = r"(?:₽|руб\w*|р\.|р\b|грн|uah|byn|usd|eur|usdt|btc|[$€£](?!\d))"
 # One scan for every amount, starting with a digit or a currency sign (the characters of
 # ``reading.AMOUNT_START``, so only segments the reading marks with one can hold an amount) not
 # after a letter or digit: written as the sign and then a look back, so that the regex engine

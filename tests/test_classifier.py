@@ -127,6 +127,24 @@ def test_harm_reduction_and_nicotine_are_benign_context() -> None:
     assert "e-liquid" in lexicon.explain("E-liquid, 20mg nic salt, 10ml")["cue:other_goods"]
 
 
+def test_prevention_in_belarusian_and_ukrainian_and_books_are_benign_context() -> None:
+    """A Belarusian school's prevention week and a Ukrainian police report read as benign
+    context as their Russian versions do; a book shop and pine cones for decor are other goods,
+    while "шишки" alone is still a cannabis name."""
+    lexicon = LexiconFeatures().fit([])
+    school = lexicon.explain("Тыдзень прафілактыкі наркаманіі: крымінальная адказнасць з 14 "
+                             "гадоў, тэлефон даверу.")
+    assert set(school["benign_context"]) == {"прафілактыкі", "наркаманіі",
+                                             "крымінальная адказнасць", "тэлефон даверу"}
+    police = lexicon.explain("Поліція затримала кур'єра, вилучено 40 згортків.")
+    assert police["cue:law_news"] == ["поліція", "вилучено"]  # not "затримала": forms are listed
+    shop = lexicon.explain("Книга в твёрдом переплете, издательство «Вектор», ISBN 978-5-00.")
+    assert shop["cue:other_goods"] == ["книга", "переплете", "издательство", "isbn"]
+    cones = lexicon.explain("Сосновые шишки для декора, 1 кг — 150 ₽")
+    assert cones["cue:other_goods"] == ["сосновые шишки", "шишки для декора"]
+    assert cones["substance:cannabis"] == ["шишки"]
+
+
 def test_russian_names_are_read_in_every_case_form() -> None:
     """A name listed once is found declined and as an adjective, by the gender of its ending;
     words that only look like its forms ("героиня", a heroine; "реактивный", jet) are not."""
@@ -308,6 +326,16 @@ def test_offers_stay_within_a_segment() -> None:
     for text in ("мефедрон 1г\n2500₽", "1г. 2500₽", "1г\n\n$5 2г", "1г;\t$5"):
         assert not lexicon.explain(text).get("price_per_unit"), text
     assert lexicon.explain("1г.\n2г 5$ и 3г $7")["price_per_unit"] == ["2г 5$", "3г $7"]
+
+
+def test_a_currency_sign_before_digits_is_the_next_price() -> None:
+    """Vendor menus put the weight bare before its price ("3.5 $60 | 7 $100"): "$60" is the
+    price, not "3.5 $"; a sign after a number ("50$", "90 $,") is still that number's."""
+    lexicon = LexiconFeatures().fit([])
+    menu = lexicon.explain("CLEAR shards — 3.5 $60 | 7 $100 | QP €900")
+    assert menu["price"] == ["$60", "$100", "€900"]
+    assert lexicon.explain("1г 50$, 2г 90 $")["price_per_weight"] == ["1г 50$", "2г 90 $"]
+    assert lexicon.explain("2г £5")["price_per_weight"] == ["2г £5"]
 
 
 def test_a_dose_by_body_weight_is_no_amount_for_sale() -> None:
