@@ -330,7 +330,7 @@ def test_offers_stay_within_a_segment() -> None:
 
 def test_a_currency_sign_before_digits_is_the_next_price() -> None:
     """Vendor menus put the weight bare before its price ("3.5 $60 | 7 $100"): "$60" is the
-    price, not "3.5 $"; a sign after a number ("50$", "90 $,") is still that number's."""
+    price, not "3.5 $"; a sign after a number ("50$", "90 $") is still that number's."""
     lexicon = LexiconFeatures().fit([])
     menu = lexicon.explain("CLEAR shards — 3.5 $60 | 7 $100 | QP €900")
     assert menu["price"] == ["$60", "$100", "€900"]
