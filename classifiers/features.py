@@ -270,10 +270,12 @@ _MONEY_AFTER = r"(?:₽|руб\w*|р\.|р\b|грн|uah|byn|usd|eur|usdt|btc|[$�
 # One scan for every amount, starting with a digit or a currency sign (the characters of
 # ``reading.AMOUNT_START``, so only segments the reading marks with one can hold an amount) not
 # after a letter or digit: written as the sign and then a look back, so that the regex engine
-# tries the look back only where a sign is (first, it would try it at every character).
+# tries the look back only where a sign is (first, it would try it at every character). A unit
+# is no unit before a letter or a hyphen, unless a number or a price follows the hyphen
+# ("1гр-220грн", as bot menus write it).
 _AMOUNT = re.compile(
     rf"[\d$€£₽](?<!\w[\d$€£₽])[\d.,]*\s?"
-    rf"(?:(?P<unit>{_UNIT})(?!\w|-)|(?P<money>{_MONEY_AFTER}))?")
+    rf"(?:(?P<unit>{_UNIT})(?!\w|-(?![\d$€£₽]))|(?P<money>{_MONEY_AFTER}))?")
 # Payment and contact identifiers (case-folded approximations; the evidence extractor validates).
 _LONG_IDS = {
     "btc": re.compile(r"(?:bc1[a-z0-9]{25,62}|[13][a-z0-9]{25,34})"),
@@ -462,7 +464,17 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         Most words hit nothing, so they are ruled out a page at a time (numpy over word ids)."""
         reading = read(page_window(text, self.head_chars, self.tail_chars))
         roles = self._roles_of(reading)
-        events = [*self._word_events(reading, roles), *self._term_events(reading, roles)]
+        phrases = self._term_events(reading, roles)
+        # A listed phrase that says a word means something else overrides it: "сосновые шишки"
+        # are cones, not cannabis; "закладки для книг" are bookmarks, not dead drops. (A word
+        # inside a phrase of its own kind, "клада" in "адрес клада", still counts.)
+        meaning: dict[int, set[str]] = {}
+        for _, _, start, _, term, features, _ in phrases:
+            for at in range(start, start + term.count(" ") + 1):
+                meaning.setdefault(at, set()).update(features)
+        events = [event for event in self._word_events(reading, roles)
+                  if event[2] not in meaning or not meaning[event[2]].isdisjoint(event[5])]
+        events += phrases
         numbers = [number for number, _ in reading.amounts]
         events += [(numbers[index], 2, i, 0, term, (feature,), _kinds((feature,)))
                    for i, (index, feature, term) in

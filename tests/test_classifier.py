@@ -129,8 +129,7 @@ def test_harm_reduction_and_nicotine_are_benign_context() -> None:
 
 def test_prevention_in_belarusian_and_ukrainian_and_books_are_benign_context() -> None:
     """A Belarusian school's prevention week and a Ukrainian police report read as benign
-    context as their Russian versions do; a book shop and pine cones for decor are other goods,
-    while "шишки" alone is still a cannabis name."""
+    context as their Russian versions do; a book shop is other goods."""
     lexicon = LexiconFeatures().fit([])
     school = lexicon.explain("Тыдзень прафілактыкі наркаманіі: крымінальная адказнасць з 14 "
                              "гадоў, тэлефон даверу.")
@@ -140,9 +139,22 @@ def test_prevention_in_belarusian_and_ukrainian_and_books_are_benign_context() -
     assert police["cue:law_news"] == ["поліція", "вилучено"]  # not "затримала": forms are listed
     shop = lexicon.explain("Книга в твёрдом переплете, издательство «Вектор», ISBN 978-5-00.")
     assert shop["cue:other_goods"] == ["книга", "переплете", "издательство", "isbn"]
+
+
+def test_a_word_inside_a_listed_phrase_counts_as_the_phrase_only() -> None:
+    """Pine cones, bookmarks and fridge magnets are other goods, not cannabis or dead drops;
+    the same words alone still are."""
+    lexicon = LexiconFeatures().fit([])
     cones = lexicon.explain("Сосновые шишки для декора, 1 кг — 150 ₽")
     assert cones["cue:other_goods"] == ["сосновые шишки", "шишки для декора"]
-    assert cones["substance:cannabis"] == ["шишки"]
+    assert not cones.get("substance_any")
+    shop = lexicon.explain("Закладки для книг — 9 BYN. Магниты на холодильник. Поисковый магнит.")
+    assert shop["cue:other_goods"] == ["закладки для книг", "магниты на холодильник",
+                                       "поисковый магнит"]
+    assert not shop.get("cue:dead_drop")
+    offer = lexicon.explain("Шишки 1г — 45 BYN, закладка магнит")
+    assert offer["substance:cannabis"] == ["шишки"]
+    assert offer["cue:dead_drop"] == ["закладка", "магнит"]
 
 
 def test_russian_names_are_read_in_every_case_form() -> None:
@@ -336,6 +348,17 @@ def test_a_currency_sign_before_digits_is_the_next_price() -> None:
     assert menu["price"] == ["$60", "$100", "€900"]
     assert lexicon.explain("1г 50$, 2г 90 $")["price_per_weight"] == ["1г 50$", "2г 90 $"]
     assert lexicon.explain("2г £5")["price_per_weight"] == ["2г £5"]
+
+
+def test_a_weight_joined_to_its_price_by_a_hyphen_is_an_offer() -> None:
+    """Bot menus write "1гр-220грн"; a unit before a hyphen and a word ("1 г-н", "5 g-string")
+    is still no unit."""
+    lexicon = LexiconFeatures().fit([])
+    menu = lexicon.explain("1гр-220грн | 2гр-420грн")
+    assert menu["price_per_weight"] == ["1гр-220грн", "2гр-420грн"]
+    assert lexicon.explain("5г-10г")["quantity"] == ["5г", "10г"]
+    for text in ("1 г-н Иванов", "5 g-string"):
+        assert not lexicon.explain(text).get("quantity"), text
 
 
 def test_a_dose_by_body_weight_is_no_amount_for_sale() -> None:
