@@ -17,6 +17,7 @@ from functools import partial
 from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -325,6 +326,18 @@ _ALONE, _FIRST, _SECOND, _DIGITS_SHIFT = 1, 2, 4, 3
 _EVENT_ORDER = itemgetter(0, 1, 2, 3)
 
 
+class _Tables(NamedTuple):
+    """What a fitted lexicon compiles once to read words and terms (``LexiconFeatures._tables``).
+    """
+
+    multi: dict[str, list[tuple[str, ...]]]  # first word → the terms of several words it starts
+    regex: list[tuple[str, re.Pattern]]  # feature → its word patterns, as one regex
+    index: dict[str, int]  # feature name → column
+    any_pattern: re.Pattern  # any word pattern: rules most words out in one search
+    seconds: set[str]  # second words of the terms of several words
+    declension: Declension  # case forms of one-word substance names
+
+
 class LexiconFeatures(BaseEstimator, TransformerMixin):
     """Counts of lexicon hits per substance family and per selling / benign cue, price-per-unit,
     quantity and price patterns, and payment-identifier counts, log-scaled, plus combinations a
@@ -388,7 +401,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
             state.pop(key, None)
         return state
 
-    def _tables(self) -> tuple:
+    def _tables(self) -> _Tables:
         compiled = self.__dict__.get("_compiled")
         if compiled is None:
             multi: dict[str, list[tuple[str, ...]]] = {}
@@ -398,14 +411,14 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
                     multi.setdefault(words[0], []).append(words)
             regex = [(f, re.compile("|".join(f"(?:{p})" for p in ps)))
                      for f, ps in self.patterns_.items()]
-            # One pass that rules most words out before each feature's patterns are tried.
-            any_pattern = re.compile("|".join(f"(?:{p})" for ps in self.patterns_.values()
-                                              for p in ps) or "(?!)")
-            index = {name: i for i, name in enumerate(self.feature_names_)}
-            seconds = {words[1] for terms in multi.values() for words in terms}
-            declension = Declension({term: features for term, features in self.terms_.items()
-                                     if all(f.startswith("substance:") for f in features)})
-            compiled = (multi, regex, index, any_pattern, seconds, declension)
+            compiled = _Tables(
+                multi=multi, regex=regex,
+                index={name: i for i, name in enumerate(self.feature_names_)},
+                any_pattern=re.compile("|".join(f"(?:{p})" for ps in self.patterns_.values()
+                                                for p in ps) or "(?!)"),
+                seconds={words[1] for terms in multi.values() for words in terms},
+                declension=Declension({term: features for term, features in self.terms_.items()
+                                       if all(f.startswith("substance:") for f in features)}))
             self.__dict__["_compiled"] = compiled
             self.__dict__["_token_features"] = {}
             self.__dict__["_roles"] = WordFacts(self._role, np.uint8)
@@ -414,10 +427,10 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
     def _word_features(self, token: str) -> tuple[str, ...]:
         """Features one word hits on its own: terms (Russian substance names in any case form),
         word patterns, long payment ids."""
-        _, regex, _, any_pattern, _, declension = self._tables()
-        found = list(self.terms_.get(token, ()) or declension.features(token))
-        if any_pattern.search(token):
-            found += [f for f, pattern in regex if f not in found and pattern.search(token)]
+        tables = self._tables()
+        found = list(self.terms_.get(token, ()) or tables.declension.features(token))
+        if tables.any_pattern.search(token):
+            found += [f for f, pattern in tables.regex if f not in found and pattern.search(token)]
         if len(token) >= 26:
             found += [f"payment_id:{kind}" for kind, pattern in _LONG_IDS.items()
                       if pattern.fullmatch(token)]
@@ -440,9 +453,10 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         word of a term of several words; and above those, how many digits it has (up to 31,
         enough to tell where a card number may be). Most words are nothing to the lexicon, and
         are ruled out a page at a time."""
-        multi, *_, seconds, _ = self._tables()
-        return ((_ALONE if self._word_features(word) else 0) | (_FIRST if word in multi else 0)
-                | (_SECOND if word in seconds else 0) | _digit_count(word) << _DIGITS_SHIFT)
+        tables = self._tables()
+        return ((_ALONE if self._word_features(word) else 0)
+                | (_FIRST if word in tables.multi else 0)
+                | (_SECOND if word in tables.seconds else 0) | _digit_count(word) << _DIGITS_SHIFT)
 
     def _roles_of(self, reading: Reading) -> np.ndarray:
         """``_role`` of each element of ``reading.stream`` (0 for the ends of segments)."""
@@ -508,7 +522,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         """(segment number, 1, position, which term, term, its features, what they say the segment
         holds) for each term of several words; words are compared only where a term's first word
         is followed by a second word."""
-        multi = self._tables()[0]
+        multi = self._tables().multi
         stream, words = reading.stream, reading.words
         at = ((roles[:-1] << 1) & roles[1:] & _SECOND).nonzero()[0]
         events = []
@@ -522,7 +536,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         return events
 
     def _row(self, hits: dict[str, Counter], near: dict[str, float]) -> np.ndarray:
-        index = self._tables()[2]
+        index = self._tables().index
         row = np.zeros(len(self.feature_names_))
         total = {f: sum(c.values()) for f, c in hits.items()}
         for feature, n in total.items():

@@ -141,9 +141,9 @@ def test_prevention_in_belarusian_and_ukrainian_and_books_are_benign_context() -
     assert shop["cue:other_goods"] == ["книга", "переплете", "издательство", "isbn"]
 
 
-def test_a_word_inside_a_listed_phrase_counts_as_the_phrase_only() -> None:
+def test_a_listed_phrase_overrides_the_words_it_gives_another_meaning() -> None:
     """Pine cones, bookmarks and fridge magnets are other goods, not cannabis or dead drops;
-    the same words alone still are."""
+    the same words alone still are, and so is a word inside a phrase of its own kind."""
     lexicon = LexiconFeatures().fit([])
     cones = lexicon.explain("Сосновые шишки для декора, 1 кг — 150 ₽")
     assert cones["cue:other_goods"] == ["сосновые шишки", "шишки для декора"]
@@ -155,6 +155,7 @@ def test_a_word_inside_a_listed_phrase_counts_as_the_phrase_only() -> None:
     offer = lexicon.explain("Шишки 1г — 45 BYN, закладка магнит")
     assert offer["substance:cannabis"] == ["шишки"]
     assert offer["cue:dead_drop"] == ["закладка", "магнит"]
+    assert lexicon.explain("Адрес клада в боте")["cue:dead_drop"] == ["клада", "адрес клада"]
 
 
 def test_russian_names_are_read_in_every_case_form() -> None:
