@@ -187,7 +187,13 @@ class TrawlerModel:
     def _reasons(self, text: str, indices: np.ndarray, data: np.ndarray,
                  k: int) -> list[dict[str, Any]]:
         """Strongest contributions first. Character n-grams (fragments like " ме") mean little
-        to a reviewer one by one, so they count as one reason, ``char_ngrams``, with their sum."""
+        to a reviewer one by one, so they count as one reason, ``char_ngrams``, with their sum.
+
+        Each reason is one column (or the character n-grams), and no two columns give the same
+        reason: a lexicon column is its feature, and a word column its n-gram, as two n-grams
+        spelt alike hash alike. So the ``k`` strongest columns are the reasons, and only their
+        n-grams are spelt.
+        """
         contrib = data * self.clf.coef_[indices]
         blocks = self._blocks()
         chars = [n for n, (name, *_) in enumerate(blocks) if name == "chars"]
@@ -198,19 +204,19 @@ class TrawlerModel:
             _, first, _, width = blocks[chars[0]]
             start, stop = int(indices.searchsorted(first)), int(indices.searchsorted(first + width))
         rest = np.concatenate([contrib[:start], contrib[stop:]])  # the other branches, in order
-        top = np.argsort(-np.abs(rest), kind="stable")[: 2 * k]
+        top = np.argsort(-np.abs(rest), kind="stable")[:k]
         top += (top >= start) * (stop - start)  # back to positions in the row
         starts = [b[1] for b in blocks]
         candidates = [(float(contrib[j]), index, bisect_right(starts, index) - 1)
                       for j, index in zip(top.tolist(), indices[top].tolist(), strict=True)]
         if stop > start:
             candidates.append((float(contrib[start:stop].sum()), -1, int(chars[0])))
-        picked = sorted((c for c in candidates if abs(c[0]) >= 1e-6), key=lambda c: -abs(c[0]))
+        picked = sorted((c for c in candidates if abs(c[0]) >= 1e-6),
+                        key=lambda c: -abs(c[0]))[:k]
         grams = {name: transformer.terms(text, [i - start for _, i, b in picked
                                                 if blocks[b][0] == name])
                  for name, start, transformer, _ in blocks if name == "words"}
         reasons: list[dict[str, Any]] = []
-        seen: set[tuple[str, str | None]] = set()
         lexicon_terms: dict[str, list[str]] | None = None
         for weight, index, b in picked:
             name, start, transformer, _ = blocks[b]
@@ -223,12 +229,7 @@ class TrawlerModel:
                 feature, term = "char_ngrams", None
             else:
                 feature, term = "word_ngram", grams[name].get(index - start)
-            if (feature, term) in seen:
-                continue
-            seen.add((feature, term))
             reasons.append({"feature": feature, "term": term, "weight": round(weight, 4)})
-            if len(reasons) == k:
-                break
         return reasons
 
     def _blocks(self) -> list[tuple[str, int, Any, int]]:
