@@ -257,15 +257,18 @@ class Ngrams(BaseEstimator, TransformerMixin):
 
 
 # Quantities and prices, over lower-cased text; a quantity with a price close after it (or a
-# price "per gram") is a price-per-unit offer.
+# price "per gram") is a price-per-unit offer. Besides the metric and imperial units, the
+# weights of the English trade: a quarter pound ("1qp", "2 qps") and a fraction of an ounce
+# ("1/8th"; "th" is a unit only after a fraction's "/", so "5th" and "May 4th" are none).
+_TRADE_WEIGHT = r"qps?|(?<=/\d)th|(?<=/\d\d)th"
 _UNIT = (r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|шт|pcs|mg|мг|мкг|ug|µg|kg|кг|oz|ounces?|lbs?|ml|мл"
-         r"|tabs?|pills?)")
+         rf"|tabs?|pills?|{_TRADE_WEIGHT})")
 # Weights: what drugs are sold by, whatever the substance ("7g $70" is an offer of a drug the
 # lexicon may never have heard of; "25pcs $10" may be anything).
 # Counts of items: any shop sells by the piece (cartridges, bags, notes), so they are their own
 # feature, apart from weights and volumes.
 _PIECES = re.compile(r"(?:шт|pcs|tabs?|pills?)$")
-_MASS = re.compile(r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|mg|мг|мкг|ug|µg|kg|кг|oz|ounces?|lbs?)$")
+_MASS = re.compile(r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|mg|мг|мкг|ug|µg|kg|кг|oz|ounces?|lbs?|qps?|th)$")
 # A sign with digits right after it is the next price's ("3.5 $60": "$60", not "3.5 $").
 _MONEY_AFTER = r"(?:₽|руб\w*|р\.|р\b|грн|uah|byn|usd|eur|usdt|btc|[$€£](?!\d))"
 # One scan for every amount, starting with a digit or a currency sign (the characters of
@@ -707,7 +710,7 @@ def _amounts(parts: list[str]) -> list[tuple[int, str, str]]:
         if unit:
             last_quantity, last_unit = m, unit
         elif last_quantity is not None and m.start() - last_quantity.end() <= 24:
-            offer = text[last_quantity.start():m.end()]
+            offer = text[last_quantity.start():m.end()].rstrip()
             found.append((index, "price_per_unit", offer))
             if _MASS.match(last_unit):
                 found.append((index, "price_per_weight", offer))

@@ -362,6 +362,23 @@ def test_a_weight_joined_to_its_price_by_a_hyphen_is_an_offer() -> None:
         assert not lexicon.explain(text).get("quantity"), text
 
 
+def test_the_weights_of_the_english_trade_are_quantities_and_forms() -> None:
+    """Vendors sell by the quarter pound ("1QP", "2 qps") and by fractions of an ounce
+    ("1/8th"); as words ("QP $650", "Half LB") they say how the goods are packed. "th" after a
+    plain number ("5th", "May 4th") is no unit, nor is a fraction without one."""
+    lexicon = LexiconFeatures().fit([])
+    menu = lexicon.explain("MEDICINAL MARIJUANA 1/8TH £22 | 2 qps $1200 | 1QP")
+    assert menu["quantity"] == ["8th", "2 qps", "1qp"]
+    assert menu["price_per_weight"] == ["8th £22", "2 qps $1200"]
+    words = lexicon.explain("Dank Nugs - QP - $650 w/ Free Ship. Half LB 1100")
+    assert words["cue:drug_form"] == ["qp", "half lb"]
+    assert words["form_offers"] == ["qp", "half lb", "$650"]
+    assert not words.get("quantity")
+    for text in ("the 5th of May, May 4th, 1/8 of the cake", "a Quarter Pounder, 3 qpr"):
+        found = lexicon.explain(text)
+        assert not found.get("quantity") and not found.get("cue:drug_form"), text
+
+
 def test_a_dose_by_body_weight_is_no_amount_for_sale() -> None:
     """Dosing guides give doses per kilogram of body weight; a shop's "250mg/ml" is an amount."""
     lexicon = LexiconFeatures().fit([])
