@@ -280,6 +280,11 @@ _MONEY_AFTER = r"(?:₽|руб\w*|р\.|р\b|грн|uah|byn|usd|eur|usdt|btc|[$�
 _AMOUNT = re.compile(
     rf"[\d$€£₽](?<!\w[\d$€£₽])[\d.,]*\s?"
     rf"(?:(?P<unit>{_UNIT})(?!\w|-(?![\d$€£₽]))|(?P<money>{_MONEY_AFTER}))?")
+# A price for one unit, written price first ("$12/tab", "45$/g", "0.5 btc per gram", "2500 руб
+# за 1 г"), is an offer too. Not per kilogram, pound or litre: that is how food and fuel are
+# priced.
+_PER_UNIT = re.compile(r"\s?(?:/|per\s|за\s|an?\s)\s?(?:1\s?)?(?P<unit>г|гр|грамм\w*|g|gr|gms?"
+                       r"|grams?|mg|мг|шт|pcs|tabs?|pills?|oz|ounces?)(?!\w)")
 # Payment and contact identifiers (case-folded approximations; the evidence extractor validates).
 _LONG_IDS = {
     "btc": re.compile(r"(?:bc1[a-z0-9]{25,62}|[13][a-z0-9]{25,34})"),
@@ -709,13 +714,22 @@ def _amounts(parts: list[str]) -> list[tuple[int, str, str]]:
         found.append((index, kind, amount))
         if unit:
             last_quantity, last_unit = m, unit
-        elif last_quantity is not None and m.start() - last_quantity.end() <= 24:
+            continue
+        if last_quantity is not None and m.start() - last_quantity.end() <= 24:
             offer = text[last_quantity.start():m.end()].rstrip()
-            found.append((index, "price_per_unit", offer))
-            if _MASS.match(last_unit):
-                found.append((index, "price_per_weight", offer))
+            found += _offer(index, offer, last_unit)
             last_quantity = None
+        per = _PER_UNIT.match(text, m.end())
+        if per is not None:
+            found += _offer(index, text[m.start():per.end()], per.group("unit"))
     return found
+
+
+def _offer(index: int, offer: str, unit: str) -> list[tuple[int, str, str]]:
+    """A price for an amount: per unit, and per weight where the unit is one."""
+    if _MASS.match(unit):
+        return [(index, "price_per_unit", offer), (index, "price_per_weight", offer)]
+    return [(index, "price_per_unit", offer)]
 
 
 # What a segment holds, as bits: a substance, an offer, reporting, other goods, a drug's form.

@@ -379,6 +379,18 @@ def test_the_weights_of_the_english_trade_are_quantities_and_forms() -> None:
         assert not found.get("quantity") and not found.get("cue:drug_form"), text
 
 
+def test_a_price_for_one_unit_written_price_first_is_an_offer() -> None:
+    """"$12/tab", "45$/g", "0.5 BTC per gram", "2500 руб за 1 г" price one unit of the goods;
+    food is priced per kilogram or pound, and that is no offer."""
+    lexicon = LexiconFeatures().fit([])
+    menu = lexicon.explain("Xanax $12/tab. Crystal 45$/g or 0.5 BTC per gram. 2500 руб за 1 г")
+    assert menu["price_per_unit"] == ["$12/tab", "45$/g", "0.5 btc per gram", "2500 руб за 1 г"]
+    assert menu["price_per_weight"] == ["45$/g", "0.5 btc per gram", "2500 руб за 1 г"]
+    for text in ("Apples $1.99/lb, rice €2.50/kg, milk 90 руб за 1 л", "$5 a month"):
+        found = lexicon.explain(text)
+        assert found["price"] and not found.get("price_per_unit"), text
+
+
 def test_a_dose_by_body_weight_is_no_amount_for_sale() -> None:
     """Dosing guides give doses per kilogram of body weight; a shop's "250mg/ml" is an amount."""
     lexicon = LexiconFeatures().fit([])
