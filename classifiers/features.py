@@ -261,24 +261,26 @@ class Ngrams(BaseEstimator, TransformerMixin):
 # weights of the English trade: a quarter pound ("1qp", "2 qps") and a fraction of an ounce
 # ("1/8th"; "th" is a unit only after a fraction's "/", so "5th" and "May 4th" are none).
 _TRADE_WEIGHT = r"qps?|(?<=/\d)th|(?<=/\d\d)th"
-_UNIT = (r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|шт|pcs|mg|мг|мкг|ug|µg|kg|кг|oz|ounces?|lbs?|ml|мл"
-         rf"|tabs?|pills?|{_TRADE_WEIGHT})")
+_UNIT = (r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|шт|pcs|mg|мг|мкг|mcg|ug|µg|kg|кг|oz|ounces?|lbs?"
+         rf"|ml|мл|tabs?|pills?|{_TRADE_WEIGHT})")
 # Weights: what drugs are sold by, whatever the substance ("7g $70" is an offer of a drug the
 # lexicon may never have heard of; "25pcs $10" may be anything).
 # Counts of items: any shop sells by the piece (cartridges, bags, notes), so they are their own
 # feature, apart from weights and volumes.
 _PIECES = re.compile(r"(?:шт|pcs|tabs?|pills?)$")
-_MASS = re.compile(r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|mg|мг|мкг|ug|µg|kg|кг|oz|ounces?|lbs?|qps?|th)$")
+_MASS = re.compile(r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|mg|мг|мкг|mcg|ug|µg|kg|кг|oz|ounces?|lbs?"
+                   r"|qps?|th)$")
 # A sign with digits right after it is the next price's ("3.5 $60": "$60", not "3.5 $").
 _MONEY_AFTER = r"(?:₽|руб\w*|р\.|р\b|грн|uah|byn|usd|eur|usdt|btc|[$€£](?!\d))"
 # One scan for every amount, starting with a digit or a currency sign (the characters of
 # ``reading.AMOUNT_START``, so only segments the reading marks with one can hold an amount) not
-# after a letter or digit: written as the sign and then a look back, so that the regex engine
-# tries the look back only where a sign is (first, it would try it at every character). A unit
-# is no unit before a letter or a hyphen, unless a number or a price follows the hyphen
-# ("1гр-220грн", as bot menus write it).
+# after a letter or digit (but after the "x" of a count, "50x40mg", as pills are listed):
+# written as the sign and then a look back, so that the regex engine tries the look back only
+# where a sign is (first, it would try it at every character). A unit is no unit before a letter
+# or a hyphen, unless a number or a price follows the hyphen ("1гр-220грн", as bot menus write
+# it).
 _AMOUNT = re.compile(
-    rf"[\d$€£₽](?<!\w[\d$€£₽])[\d.,]*\s?"
+    rf"[\d$€£₽](?:(?<!\w[\d$€£₽])|(?<=\d[xх][\d$€£₽]))[\d.,]*\s?"
     rf"(?:(?P<unit>{_UNIT})(?!\w|-(?![\d$€£₽]))|(?P<money>{_MONEY_AFTER}))?")
 # A price for one unit, written price first ("$12/tab", "45$/g", "0.5 btc per gram", "2500 руб
 # за 1 г"), is an offer too. Not per kilogram, pound or litre: that is how food and fuel are

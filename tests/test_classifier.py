@@ -391,6 +391,17 @@ def test_a_price_for_one_unit_written_price_first_is_an_offer() -> None:
         assert found["price"] and not found.get("price_per_unit"), text
 
 
+def test_micrograms_and_counts_of_pills_are_quantities() -> None:
+    """"150mcg" is a blotter's dose and "100 mcg/hr" a patch's; pills are listed as a count
+    times a strength ("50x40mg", "10х2мг"). A number inside a word or a hex string is none."""
+    lexicon = LexiconFeatures().fit([])
+    assert lexicon.explain("LSD 150mcg $8/tab, fentanyl patch 100 mcg/hr")["quantity"] == [
+        "150mcg", "100 mcg"]
+    assert lexicon.explain("50x40mg Oxycodone | 10х2мг 500р")["quantity"] == ["40mg", "2мг"]
+    for text in ("0x4f3a20mg", "ab40mg", "1920x1080px"):
+        assert not lexicon.explain(text).get("quantity"), text
+
+
 def test_a_dose_by_body_weight_is_no_amount_for_sale() -> None:
     """Dosing guides give doses per kilogram of body weight; a shop's "250mg/ml" is an amount."""
     lexicon = LexiconFeatures().fit([])
@@ -417,10 +428,10 @@ def test_amounts_are_found_as_a_look_back_first_pattern_finds_them() -> None:
     """The amount pattern starts with its sign and looks back after it (so that the regex engine
     skips to signs): it finds what the same pattern with its look back first finds."""
     written = re.compile(features._AMOUNT.pattern.replace(
-        r"[\d$€£₽](?<!\w[\d$€£₽])", r"(?<!\w)[\d$€£₽]", 1))
+        r"[\d$€£₽](?:(?<!\w[\d$€£₽])|(?<=\d[xх][\d$€£₽]))", r"(?:(?<!\w)|(?<=\d[xх]))[\d$€£₽]", 1))
     assert written.pattern != features._AMOUNT.pattern
     rng = random.Random(3)
-    alphabet = "0123456789 .,$€£₽гgrмкlbsрубusdpcs-_\nя١٢"
+    alphabet = "0123456789 .,$€£₽гgrмкlbsрубusdpcs-_\nя١٢xх"
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
              for _ in range(3000)] + ["мефедрон 1г 2500₽, 2г-$45; x5g 10$ ₽5 1.5 oz 300 usd"]
     for text in texts:
