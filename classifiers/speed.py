@@ -78,8 +78,3 @@ def measure(model: TrawlerModel, pages: Sequence[Document], batch: int = 64,
     return rate, (f"{rate:,.0f} pages/s on one core ({len(pages)} pages, mean {kb:.1f} kB, "
                   f"at most {MAX_TEXT // 1000} kB of text each, batch {batch}, "
                   f"reasons {'on' if reasons else 'off'})")
-
-
-def describe(model: TrawlerModel, pages: Sequence[Document], batch: int = 64,
-             reasons: int = 10) -> str:
-    return measure(model, pages, batch, reasons)[1]
