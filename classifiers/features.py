@@ -257,19 +257,25 @@ class Ngrams(BaseEstimator, TransformerMixin):
 
 
 # Quantities and prices, over lower-cased text; a quantity with a price close after it (or a
-# price "per gram") is a price-per-unit offer. Besides the metric and imperial units, the
-# weights of the English trade: a quarter pound ("1qp", "2 qps") and a fraction of an ounce
+# price "per gram") is a price-per-unit offer. Each kind of unit is listed once: the amount
+# pattern reads them all, and an amount's kind and the price-per-unit rule go by the unit found.
+_GRAMS = r"г|гр|грамм\w*|g|gr|gms?|grams?|mg|мг"
+_MICROGRAMS = r"мкг|mcg|ug|µg"
+_OUNCES = r"oz|ounces?"
+_BULK = r"kg|кг|lbs?"
+# The weights of the English trade: a quarter pound ("1qp", "2 qps") and a fraction of an ounce
 # ("1/8th"; "th" is a unit only after a fraction's "/", so "5th" and "May 4th" are none).
-_TRADE_WEIGHT = r"qps?|(?<=/\d)th|(?<=/\d\d)th"
-_UNIT = (r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|шт|pcs|mg|мг|мкг|mcg|ug|µg|kg|кг|oz|ounces?|lbs?"
-         rf"|ml|мл|tabs?|pills?|{_TRADE_WEIGHT})")
-# Weights: what drugs are sold by, whatever the substance ("7g $70" is an offer of a drug the
-# lexicon may never have heard of; "25pcs $10" may be anything).
+_TRADE = r"qps?|th"
+_TRADE_AFTER_FRACTION = r"qps?|(?<=/\d)th|(?<=/\d\d)th"
 # Counts of items: any shop sells by the piece (cartridges, bags, notes), so they are their own
 # feature, apart from weights and volumes.
-_PIECES = re.compile(r"(?:шт|pcs|tabs?|pills?)$")
-_MASS = re.compile(r"(?:г|гр|грамм\w*|g|gr|gms?|grams?|mg|мг|мкг|mcg|ug|µg|kg|кг|oz|ounces?|lbs?"
-                   r"|qps?|th)$")
+_PIECE = r"шт|pcs|tabs?|pills?"
+_UNIT = (rf"(?:{_GRAMS}|{_MICROGRAMS}|{_OUNCES}|{_BULK}|{_TRADE_AFTER_FRACTION}|{_PIECE}"
+         r"|ml|мл)")
+_PIECES = re.compile(rf"(?:{_PIECE})$")
+# Weights: what drugs are sold by, whatever the substance ("7g $70" is an offer of a drug the
+# lexicon may never have heard of; "25pcs $10" may be anything).
+_MASS = re.compile(rf"(?:{_GRAMS}|{_MICROGRAMS}|{_OUNCES}|{_BULK}|{_TRADE})$")
 # A sign with digits right after it is the next price's ("3.5 $60": "$60", not "3.5 $").
 _MONEY_AFTER = r"(?:₽|руб\w*|р\.|р\b|грн|uah|byn|usd|eur|usdt|btc|[$€£](?!\d))"
 # One scan for every amount, starting with a digit or a currency sign (the characters of
@@ -285,8 +291,8 @@ _AMOUNT = re.compile(
 # A price for one unit, written price first ("$12/tab", "45$/g", "0.5 btc per gram", "2500 руб
 # за 1 г"), is an offer too. Not per kilogram, pound or litre: that is how food and fuel are
 # priced.
-_PER_UNIT = re.compile(r"\s?(?:/|per\s|за\s|an?\s)\s?(?:1\s?)?(?P<unit>г|гр|грамм\w*|g|gr|gms?"
-                       r"|grams?|mg|мг|шт|pcs|tabs?|pills?|oz|ounces?)(?!\w)")
+_PER_UNIT = re.compile(
+    rf"\s?(?:/|per\s|за\s|an?\s)\s?(?:1\s?)?(?P<unit>{_GRAMS}|{_PIECE}|{_OUNCES})(?!\w)")
 # Payment and contact identifiers (case-folded approximations; the evidence extractor validates).
 _LONG_IDS = {
     "btc": re.compile(r"(?:bc1[a-z0-9]{25,62}|[13][a-z0-9]{25,34})"),
