@@ -42,7 +42,8 @@ test: install system-deps
 
 eval: install
 	$(BIN)/trawler train --data ../shared/corpus/train.jsonl --dev ../shared/corpus/dev.jsonl \
-	  --leave-out all --out models/trawler
+	  --leave-out all --leave-out-source all \
+	  --leave-out-source ru-shop-bot+ru-shop-bot2 --out models/trawler
 
 bench: install
 	$(BIN)/python bench/crawl_throughput.py

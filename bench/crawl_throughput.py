@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -95,7 +96,10 @@ def main() -> None:
                         help="pages of the run with evidence (a few per second)")
     args = parser.parse_args()
 
+    from classifiers.speed import processor
     from tests.web.server import start_in_thread
+
+    print(f"machine            : {processor()}, {os.cpu_count()} cores")
 
     web = start_in_thread(port=0)
     try:

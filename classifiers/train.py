@@ -71,13 +71,22 @@ def _file_info(path: Path) -> dict[str, Any]:
 
 
 def train(data: Sequence[str | Path], out: str | Path, dev: Sequence[str | Path] = (),
-          leave_out: Sequence[str] = (), authored: bool = True,
+          leave_out: Sequence[str] = (), leave_out_sources: Sequence[str] = (),
+          authored: bool = True,
           progress: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
     """Train on ``data`` (+ authored text), pick the threshold on ``dev``, write the model dir.
 
     Returns the card. Without dev files the threshold is chosen on out-of-fold training scores.
+    ``leave_out`` names substance families and ``leave_out_sources`` sources ("a+b", "all") to
+    train without, each in turn, for the card's figures on what the model has never seen.
     """
-    from classifiers.evaluate import evaluate, leave_family_out, write_plots
+    from classifiers.evaluate import (
+        evaluate,
+        leave_family_out,
+        leave_source_out,
+        source_groups,
+        write_plots,
+    )
     from classifiers.report import write_card
 
     started = time.time()
@@ -87,6 +96,7 @@ def train(data: Sequence[str | Path], out: str | Path, dev: Sequence[str | Path]
     if authored and AUTHORED_FILE.is_file():
         train_examples += read_corpus([AUTHORED_FILE])
     dev_examples = scorable(labelled(read_corpus(dev))) if dev else []
+    groups = source_groups(leave_out_sources, train_examples)  # fails before a long training
     progress(f"training on {len(labelled(train_examples))} documents")
     pipeline = fit_pipeline(train_examples)
     provisional = TrawlerModel(pipeline, MIN_THRESHOLD, model_version(pipeline))
@@ -138,6 +148,14 @@ def train(data: Sequence[str | Path], out: str | Path, dev: Sequence[str | Path]
                      f"{result['listings']} listings (dev {result['dev_recall']} on "
                      f"{result['dev_listings']})")
             card["leave_one_family_out"].append(result)
+    if groups:
+        card["leave_one_source_out"] = []
+        for group in groups:
+            result = leave_source_out(group, train_examples, dev_examples)
+            progress(f"leave-one-source-out {result['source']}: recall {result['recall']}, "
+                     f"false-positive rate {result['false_positive_rate']} on "
+                     f"{result['documents']} documents")
+            card["leave_one_source_out"].append(result)
     card["training_seconds"] = round(time.time() - started, 1)
     write_card(out, card)
     return card

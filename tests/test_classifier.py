@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -17,7 +18,14 @@ import pytest
 from classifiers import Document, PageVerdict, TrawlerModel, features, load_model, reading
 from classifiers.artifact import ModelError, save_model
 from classifiers.corpus import AUTHORED_SOURCE, Example, read_corpus, training_weights
-from classifiers.evaluate import evaluate, family_members, leave_family_out, metrics
+from classifiers.evaluate import (
+    evaluate,
+    family_members,
+    leave_family_out,
+    leave_source_out,
+    metrics,
+    source_groups,
+)
 from classifiers.features import LexiconFeatures, Ngrams
 from classifiers.model import REASONS_FROM, model_version
 from classifiers.reading import AMOUNT_SIGN, Reading, WordFacts, normalize, tokenize
@@ -211,6 +219,27 @@ def test_leave_out_never_scores_authored_text() -> None:
     assert members >= 2
     result = leave_family_out("cathinones", [*corpus(), authored], [*corpus(), authored])
     assert result["held_out_train_listings"] == result["dev_listings"] == members
+
+
+def test_leave_out_source_scores_its_documents_in_dev_and_held_back() -> None:
+    """A source left out is scored where it is in dev and where it was held back from
+    training; sources are named as the corpus names them, two joined by "+", or all in turn."""
+    examples = [dataclasses.replace(e, source="bots") if e.id in ("t0", "t1", "t8") else e
+                for e in corpus()]
+    result = leave_source_out(["bots"], examples, examples)
+    assert (result["source"], result["documents"], result["dev_documents"]) == ("bots", 6, 3)
+    assert result["drug_documents"] == 4
+    assert result["missed"] == round((1 - result["recall"]) * 4)
+    assert result["false_positives"] == round(result["false_positive_rate"] * 2)
+    assert result["threshold"] == 0.5  # calibrated "as likely as not", not re-chosen
+    assert source_groups(["all"], examples) == [["bots"], ["news"], ["shops"]]
+    assert source_groups(["news+bots", "bots+news", "shops"], examples) == [
+        ["bots", "news"], ["shops"]]
+    for wrong in ("authored", "nope", "shops+nope"):
+        with pytest.raises(ValueError, match="unknown training source"):
+            source_groups([wrong], examples)
+    with pytest.raises(ValueError, match="both drugs and benign"):  # nothing left to learn
+        leave_source_out(["bots", "shops"], examples, examples)
 
 
 def test_leave_out_family_drops_its_terms() -> None:

@@ -50,11 +50,15 @@ def _families(value: tuple[str, ...]) -> list[str]:
               help="Model directory to write (default: the configured model, models/trawler).")
 @click.option("--leave-out", "leave_out", multiple=True, metavar="FAMILY",
               help="Also report leave-one-family-out recall for FAMILY (or 'all') in the card.")
+@click.option("--leave-out-source", "leave_out_sources", multiple=True, metavar="SOURCE",
+              help="Also report how a model trained without SOURCE scores its documents "
+                   "('a+b': two together; 'all': each training source in turn).")
 @click.option("--no-authored", is_flag=True,
               help="Train without classifiers/data/authored.jsonl.")
 @corpus_command_options
 def train(data_files: tuple[str, ...], dev_files: tuple[str, ...], out: str | None,
-          leave_out: tuple[str, ...], no_authored: bool) -> None:
+          leave_out: tuple[str, ...], leave_out_sources: tuple[str, ...],
+          no_authored: bool) -> None:
     """Train the page classifier and write it with its model card."""
     from classifiers.corpus import CorpusError
     from classifiers.train import train as run_training
@@ -63,7 +67,7 @@ def train(data_files: tuple[str, ...], dev_files: tuple[str, ...], out: str | No
     target = Path(out) if out else get_config().model_path
     try:
         card = run_training(list(data_files), target, dev=list(dev_files), leave_out=families,
-                            authored=not no_authored,
+                            leave_out_sources=leave_out_sources, authored=not no_authored,
                             progress=lambda msg: click.echo(msg, err=True))
     except (CorpusError, ValueError) as exc:
         raise TrawlerError(str(exc)) from exc
@@ -82,41 +86,55 @@ def train(data_files: tuple[str, ...], dev_files: tuple[str, ...], out: str | No
 @click.option("--leave-out", "leave_out", multiple=True, metavar="FAMILY",
               help="Retrain without FAMILY (or 'all') and report recall on its listings in "
                    "--data; training data: --train, else the files named in the model card.")
+@click.option("--leave-out-source", "leave_out_sources", multiple=True, metavar="SOURCE",
+              help="Retrain without a training SOURCE ('a+b': two together; 'all': each in "
+                   "turn) and report how its documents, in --data and in training, score.")
 @click.option("--train", "train_files", multiple=True, metavar="FILE.jsonl",
-              help="Training file(s) for --leave-out.")
+              help="Training file(s) for --leave-out and --leave-out-source.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @corpus_command_options
 def evaluate(data_files: tuple[str, ...], model_path: str | None, leave_out: tuple[str, ...],
-             train_files: tuple[str, ...], as_json: bool) -> None:
+             leave_out_sources: tuple[str, ...], train_files: tuple[str, ...],
+             as_json: bool) -> None:
     """Evaluate the classifier on labelled data (gray documents are counted, not scored)."""
     from classifiers.corpus import AUTHORED_FILE, CorpusError, read_corpus
     from classifiers.evaluate import evaluate as run_evaluation
-    from classifiers.evaluate import leave_family_out
+    from classifiers.evaluate import leave_family_out, leave_source_out, source_groups
 
     try:
         examples = read_corpus(data_files)
-        if leave_out:
-            families = _families(leave_out)
+        if leave_out or leave_out_sources:
+            families = _families(leave_out) if leave_out else []
             if not train_files:
                 card = _load(model_path).card
                 train_files = tuple(f["path"] for f in card.get("data", {}).get("train_files", []))
                 if not train_files:
-                    raise TrawlerError("--leave-out needs --train FILE.jsonl (the model card "
-                                       "names no training files)")
+                    raise TrawlerError("--leave-out and --leave-out-source need --train "
+                                       "FILE.jsonl (the model card names no training files)")
             training = read_corpus([*train_files, AUTHORED_FILE])
-            result: dict = {"leave_one_family_out": [
-                leave_family_out(f, training, examples) for f in families]}
+            groups = source_groups(leave_out_sources, training)  # fails before any training
+            result: dict = {}
+            if families:
+                result["leave_one_family_out"] = [
+                    leave_family_out(f, training, examples) for f in families]
+            if groups:
+                result["leave_one_source_out"] = [
+                    leave_source_out(group, training, examples) for group in groups]
         else:
             result = run_evaluation(_load(model_path), examples)
-    except CorpusError as exc:
+    except (CorpusError, ValueError) as exc:
         raise TrawlerError(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
-    if leave_out:
-        for r in result["leave_one_family_out"]:
+    if leave_out or leave_out_sources:
+        for r in result.get("leave_one_family_out", []):
             click.echo(f"{r['family']:<24} recall {_fmt(r['recall'])} on {r['listings']} listings "
                        f"(dev {_fmt(r['dev_recall'])} on {r['dev_listings']})")
+        for r in result.get("leave_one_source_out", []):
+            click.echo(f"{r['source']:<24} recall {_fmt(r['recall'])}  FPR "
+                       f"{_fmt(r['false_positive_rate'])} on {r['documents']} documents "
+                       f"({r['dev_documents']} in --data)")
         return
     click.echo(f"model {result['model']}  threshold {result['threshold']:.3f}  n {result['n']}  "
                f"precision {result['precision']}  recall {result['recall']}  f1 {result['f1']}"
