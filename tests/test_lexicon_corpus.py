@@ -1,0 +1,37 @@
+"""The lexicon's rules that are counted on the real training corpus in ../shared/corpus."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from classifiers.corpus import AUTHORED_FILE, read_corpus
+from classifiers.features import _BENIGN, LexiconFeatures
+from crawler.config import PROJECT_ROOT
+
+TRAIN = PROJECT_ROOT.parent / "shared" / "corpus" / "train.jsonl"
+
+pytestmark = [
+    pytest.mark.corpus,
+    pytest.mark.skipif(not TRAIN.is_file(), reason=f"{TRAIN} absent: the labelled corpus lives "
+                       "in ../shared, outside the repository"),
+]
+
+
+def test_no_benign_cue_is_a_word_of_drug_shops() -> None:
+    """configs/lexicons/selling.toml: a benign cue is no word that the training text holds in
+    more drug documents than benign ones, and in five or more ("silver" names LSD, "pharmacy"
+    grades pills)."""
+    lexicon = LexiconFeatures().fit([])
+    documents: dict[str, Counter] = {}
+    for e in read_corpus([TRAIN, AUTHORED_FILE]):
+        if e.label == "gray":
+            continue
+        hits, _ = lexicon._hits(e.as_text())
+        for term in {t for feature in _BENIGN for t in hits.get(feature, ())}:
+            documents.setdefault(term, Counter())[e.label] += 1
+    assert documents["dosage"]["benign"] > 100  # the count reads the corpus
+    shop_words = {term: dict(n) for term, n in documents.items()
+                  if n["drugs"] >= 5 and n["drugs"] > n["benign"]}
+    assert not shop_words
