@@ -140,22 +140,19 @@ def train(data: Sequence[str | Path], out: str | Path, dev: Sequence[str | Path]
         rate, card["speed"] = measure(model, bench_pages(dev_examples, 2000))
         card["pages_per_second"] = round(rate)
     card["load_seconds"] = _load_seconds(out)
-    if leave_out:
-        card["leave_one_family_out"] = []
-        for family in leave_out:
-            result = leave_family_out(family, train_examples, dev_examples)
-            progress(f"leave-one-family-out {family}: recall {result['recall']} on "
-                     f"{result['listings']} listings (dev {result['dev_recall']} on "
-                     f"{result['dev_listings']})")
-            card["leave_one_family_out"].append(result)
-    if groups:
-        card["leave_one_source_out"] = []
-        for group in groups:
-            result = leave_source_out(group, train_examples, dev_examples)
-            progress(f"leave-one-source-out {result['source']}: recall {result['recall']}, "
-                     f"false-positive rate {result['false_positive_rate']} on "
-                     f"{result['documents']} documents")
-            card["leave_one_source_out"].append(result)
+    for key, items, leave, line in (
+            ("leave_one_family_out", leave_out, leave_family_out,
+             "leave-one-family-out {family}: recall {recall} on {listings} listings (dev "
+             "{dev_recall} on {dev_listings})"),
+            ("leave_one_source_out", groups, leave_source_out,
+             "leave-one-source-out {source}: recall {recall}, false-positive rate "
+             "{false_positive_rate} on {documents} documents")):
+        if items:
+            card[key] = []
+            for item in items:
+                result = leave(item, train_examples, dev_examples)
+                progress(line.format(**result))
+                card[key].append(result)
     card["training_seconds"] = round(time.time() - started, 1)
     write_card(out, card)
     return card

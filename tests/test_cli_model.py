@@ -65,6 +65,23 @@ def test_evaluate_leaves_a_source_out(model_dir: Path, corpus_file: Path) -> Non
     assert 0 <= row["false_positives"] <= 2 * len(BENIGN)
 
 
+def test_train_reports_what_it_left_out(corpus_file: Path, tmp_path: Path) -> None:
+    """--leave-out and --leave-out-source put a row each in the card, and say so as they go."""
+    out = tmp_path / "m"
+    result = CliRunner().invoke(cli, ["train", "--data", str(corpus_file), "--dev",
+                                      str(corpus_file), "--out", str(out), "--leave-out",
+                                      "cathinones", "--leave-out-source", "news"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "card.json").read_text(encoding="utf-8"))
+    [family] = card["leave_one_family_out"]
+    [source] = card["leave_one_source_out"]
+    assert family["family"] == "cathinones" and family["listings"] >= 2
+    assert (source["source"], source["documents"]) == ("news", 2 * len(BENIGN))
+    assert "leave-one-family-out cathinones: recall" in result.output
+    assert "leave-one-source-out news: recall None, false-positive rate" in result.output
+    assert "## Never-seen sources" in (out / "card.md").read_text(encoding="utf-8")
+
+
 def test_card_shows_never_seen_sources(model_dir: Path) -> None:
     from classifiers.report import render_card
 
