@@ -137,13 +137,17 @@ def source_groups(values: Sequence[str], examples: Sequence[Example]) -> list[li
     groups: list[list[str]] = []
     for value in values:
         for group in ([[s] for s in known] if value == "all" else [value.split("+")]):
-            unknown = sorted(set(group) - set(known))
-            if unknown:
-                raise ValueError(f"unknown training source: {', '.join(unknown)}; choose "
-                                 f"from: all, {', '.join(known)} (join two with '+')")
+            _check_sources(group, known)
             if sorted(group) not in groups:
                 groups.append(sorted(group))
     return groups
+
+
+def _check_sources(group: Sequence[str], known: Sequence[str]) -> None:
+    unknown = sorted(set(group) - set(known))
+    if unknown or not group:
+        raise ValueError(f"unknown training source: {', '.join(unknown) or '-'}; choose from: "
+                         f"all, {', '.join(known)} (join two with '+')")
 
 
 def leave_source_out(sources: Sequence[str], train_examples: Sequence[Example],
@@ -158,11 +162,8 @@ def leave_source_out(sources: Sequence[str], train_examples: Sequence[Example],
     positives among them pushed it to 0.98."""
     from classifiers.train import MIN_THRESHOLD, labelled
 
+    _check_sources(sources, training_sources(train_examples))
     left = set(sources)
-    known = set(training_sources(train_examples))
-    if not left or left - known:
-        raise ValueError(f"unknown training source: {', '.join(sorted(left - known)) or '-'}; "
-                         f"choose from: {', '.join(sorted(known))}")
     train_examples = labelled(train_examples)
     dev_examples = scorable(labelled(dev_examples))
     in_dev = [e.source in left for e in dev_examples]

@@ -238,6 +238,8 @@ def test_leave_out_source_scores_its_documents_in_dev_and_held_back() -> None:
     for wrong in ("authored", "nope", "shops+nope"):
         with pytest.raises(ValueError, match="unknown training source"):
             source_groups([wrong], examples)
+    with pytest.raises(ValueError, match="unknown training source: nope; choose from: all, "):
+        leave_source_out(["nope"], examples, examples)
     with pytest.raises(ValueError, match="both drugs and benign"):  # nothing left to learn
         leave_source_out(["bots", "shops"], examples, examples)
 
