@@ -12,7 +12,7 @@ import re
 import zlib
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from itertools import accumulate
 from operator import itemgetter
@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from classifiers.inflection import Declension
+from classifiers.inflection import Declension, dictionary_forms
 from classifiers.lexicon import load_cues, load_families
 from classifiers.reading import (
     AMOUNT_SIGN,
@@ -342,16 +342,27 @@ _ALONE, _FIRST, _SECOND, _DIGITS_SHIFT = 1, 2, 4, 3
 _EVENT_ORDER = itemgetter(0, 1, 2, 3)
 
 
+def _spelt(forms: dict[str, str], lemmas: Iterable[str]) -> set[str]:
+    """The words that read as these dictionary forms (``forms``), the forms themselves too."""
+    lemmas = set(lemmas)
+    return lemmas | {form for form, lemma in forms.items() if lemma in lemmas}
+
+
 class _Tables(NamedTuple):
     """What a fitted lexicon compiles once to read words and terms (``LexiconFeatures._tables``).
     """
 
-    multi: dict[str, list[tuple[str, ...]]]  # first word → the terms of several words it starts
     regex: list[tuple[str, re.Pattern]]  # feature → its word patterns, as one regex
     index: dict[str, int]  # feature name → column
     any_pattern: re.Pattern  # any word pattern: rules most words out in one search
-    seconds: set[str]  # second words of the terms of several words
     declension: Declension  # case forms of one-word substance names
+    forms: dict[str, str]  # a form of a term's Russian noun or adjective → its dictionary form
+    declined: dict[str, tuple[str, ...]]  # a form of a one-word selling cue → its features
+    # A word that may start a term of several words → the length of its longest such term, and
+    # the terms: (length, words as listed or None, dictionary forms or None, the term as listed
+    # or None, features, ``_kinds``), those as listed first.
+    starts: dict[str, tuple[int, list[tuple]]]
+    seconds: frozenset[str]  # words that may be the second word of a term of several words
 
 
 class LexiconFeatures(BaseEstimator, TransformerMixin):
@@ -365,7 +376,8 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
     ``exclude_families`` drops families from the lexicon (for leave-one-family-out evaluation).
     ``scale`` multiplies every lexicon column: with a larger scale the same regularisation costs
     these few general features less than the many n-grams, so the model leans on them more.
-    The lexicon read at ``fit`` is stored in the estimator, so a saved model is self-contained.
+    The lexicon read at ``fit`` is stored in the estimator, with the case and number forms of its
+    Russian terms (``forms_``, from the dictionary), so a saved model is self-contained.
     """
 
     def __init__(self, head_chars: int = 6_000, tail_chars: int = 1_000,
@@ -401,12 +413,16 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
             if family.name not in self.exclude_families:
                 add(family.terms, f"substance:{family.name}", family.patterns)
                 add(family.slang, "slang", ())
+        as_listed = []
         for cue in load_cues(directory).values():
-            add(cue.terms, f"cue:{cue.name}", cue.patterns)
+            add((*cue.terms, *cue.as_listed), f"cue:{cue.name}", cue.patterns)
+            as_listed += [normalize_term(term) for term in cue.as_listed]
         names += ["price_per_unit", "price_per_weight", "quantity", "pieces", "price"]
         names += [f"payment_id:{kind}" for kind in PAYMENT_ID_KINDS]
         names += DERIVED
         self.terms_ = terms
+        self.as_listed_ = sorted(set(as_listed))
+        self.forms_ = dictionary_forms(word for _, words, _ in self._declinable() for word in words)
         self.patterns_ = patterns
         self.feature_names_ = names
         return self
@@ -420,31 +436,85 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
     def _tables(self) -> _Tables:
         compiled = self.__dict__.get("_compiled")
         if compiled is None:
-            multi: dict[str, list[tuple[str, ...]]] = {}
-            for key in self.terms_:
-                if " " in key:
-                    words = tuple(key.split())
-                    multi.setdefault(words[0], []).append(words)
+            forms = getattr(self, "forms_", {})  # none in a model trained before them
+            declined_words, declined_phrases = self._declined()
+            starts, seconds = self._phrases(forms, declined_phrases)
             regex = [(f, re.compile("|".join(f"(?:{p})" for p in ps)))
                      for f, ps in self.patterns_.items()]
             compiled = _Tables(
-                multi=multi, regex=regex,
+                regex=regex,
                 index={name: i for i, name in enumerate(self.feature_names_)},
                 any_pattern=re.compile("|".join(f"(?:{p})" for ps in self.patterns_.values()
                                                 for p in ps) or "(?!)"),
-                seconds={words[1] for terms in multi.values() for words in terms},
                 declension=Declension({term: features for term, features in self.terms_.items()
-                                       if all(f.startswith("substance:") for f in features)}))
+                                       if all(f.startswith("substance:") for f in features)}),
+                forms=forms,
+                declined={word: declined_words[forms.get(word, word)]
+                          for word in _spelt(forms, declined_words)},
+                starts=starts, seconds=seconds)
             self.__dict__["_compiled"] = compiled
             self.__dict__["_token_features"] = {}
             self.__dict__["_roles"] = WordFacts(self._role, np.uint8)
         return compiled
 
+    def _phrases(self, forms: dict[str, str], declined: dict[tuple[str, ...], tuple[str, ...]]
+                 ) -> tuple[dict[str, tuple[int, list[tuple]]], frozenset[str]]:
+        """The terms of several words by the words they may start with (``_Tables.starts``), as
+        listed and, ``declined``, in their dictionary forms; and the words that may be their
+        second words."""
+        listed: dict[str, list[tuple[str, ...]]] = {}
+        for term in self.terms_:
+            if " " in term:
+                words = tuple(term.split())
+                listed.setdefault(words[0], []).append(words)
+        by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+        for key, features in declined.items():
+            by_first.setdefault(key[0], []).append((key, features))
+        starts = {}
+        for first in listed.keys() | _spelt(forms, by_first):
+            terms = [(len(words), words, None, " ".join(words),
+                      tuple(self.terms_[" ".join(words)])) for words in listed.get(first, ())]
+            terms += [(len(key), None, key, None, features)
+                      for key, features in by_first.get(forms.get(first, first), ())]
+            starts[first] = (max(term[0] for term in terms),
+                             [(*term, _kinds(term[4])) for term in terms])
+        seconds = ({words[1] for terms in listed.values() for words in terms}
+                   | _spelt(forms, (key[1] for key in declined)))
+        return starts, frozenset(seconds)
+
+    def _declinable(self) -> Iterator[tuple[str, list[str], tuple[str, ...]]]:
+        """(term, its words, its features) of the terms read in any case and number: selling cues
+        and terms of several words. Not one-word benign cues, whose forms the lexicon lists one
+        by one ("помощь" is help, "помощью" is "by means of"; "права" a licence, "право" a
+        right), nor terms ``as_listed``."""
+        as_listed = set(getattr(self, "as_listed_", ()))
+        for term, features in self.terms_.items():
+            words = term.split()
+            if term not in as_listed and (len(words) > 1 or all(
+                    f.startswith("cue:") and f not in _BENIGN for f in features)):
+                yield term, words, tuple(features)
+
+    def _declined(self) -> tuple[dict[str, tuple[str, ...]],
+                                 dict[tuple[str, ...], tuple[str, ...]]]:
+        """The declinable terms (``_declinable``) by their dictionary forms, one-word and of
+        several words, each with its features; terms whose dictionary forms are another term's
+        with other features are left out: the lexicon tells them apart by their forms
+        ("банковские карты" are goods, "банковской картой" a payment)."""
+        forms = getattr(self, "forms_", {})
+        found: dict[tuple[str, ...], dict[tuple[str, ...], None]] = {}
+        for _, words, features in self._declinable():
+            found.setdefault(tuple(forms.get(w, w) for w in words), {})[features] = None
+        unique = {key: next(iter(features)) for key, features in found.items()
+                  if len(features) == 1}
+        return ({key[0]: features for key, features in unique.items() if len(key) == 1},
+                {key: features for key, features in unique.items() if len(key) > 1})
+
     def _word_features(self, token: str) -> tuple[str, ...]:
-        """Features one word hits on its own: terms (Russian substance names in any case form),
-        word patterns, long payment ids."""
+        """Features one word hits on its own: terms (Russian substance names, and selling cues
+        that are nouns or adjectives, in any case form), word patterns, long payment ids."""
         tables = self._tables()
-        found = list(self.terms_.get(token, ()) or tables.declension.features(token))
+        found = list(self.terms_.get(token, ()) or tables.declension.features(token)
+                     or tables.declined.get(token, ()))
         if tables.any_pattern.search(token):
             found += [f for f, pattern in tables.regex if f not in found and pattern.search(token)]
         if len(token) >= 26:
@@ -471,7 +541,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         are ruled out a page at a time."""
         tables = self._tables()
         return ((_ALONE if self._word_features(word) else 0)
-                | (_FIRST if word in tables.multi else 0)
+                | (_FIRST if word in tables.starts else 0)
                 | (_SECOND if word in tables.seconds else 0) | _digit_count(word) << _DIGITS_SHIFT)
 
     def _roles_of(self, reading: Reading) -> np.ndarray:
@@ -535,20 +605,31 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
                                                    tokens, strict=True)]
 
     def _term_events(self, reading: Reading, roles: np.ndarray) -> list[tuple]:
-        """(segment number, 1, position, which term, term, its features, what they say the segment
-        holds) for each term of several words; words are compared only where a term's first word
-        is followed by a second word."""
-        multi = self._tables().multi
+        """(segment number, 1, position, which term, the page's words, the term's features, what
+        they say the segment holds) for each term of several words, its Russian nouns and
+        adjectives in any case and number ("моментальных покупок" is "моментальные покупки");
+        words are compared only where a term's first word is followed by a second word."""
+        tables = self._tables()
+        starts, forms = tables.starts, tables.forms
         stream, words = reading.stream, reading.words
         at = ((roles[:-1] << 1) & roles[1:] & _SECOND).nonzero()[0]
         events = []
         for position, number in zip(at.tolist(), reading.number[at].tolist(), strict=True):
-            for which, term_words in enumerate(multi.get(words[stream[position]], ())):
-                following = stream[position:position + len(term_words)].tolist()
-                if tuple(words[i] for i in following) == term_words:
-                    term = " ".join(term_words)
-                    features = tuple(self.terms_[term])
-                    events.append((number, 1, position, which, term, features, _kinds(features)))
+            longest, terms = starts[words[stream[position]]]
+            following = [words[i] for i in stream[position:position + longest].tolist()]
+            spelt, found = None, []  # lengths of the terms found here as listed
+            for which, (length, listed, key, term, features, kinds) in enumerate(terms):
+                if listed is not None:
+                    if tuple(following[:length]) == listed:
+                        events.append((number, 1, position, which, term, features, kinds))
+                        found.append(length)
+                # A term found as listed here is not found again in its dictionary forms.
+                elif length not in found:
+                    if spelt is None:
+                        spelt = tuple(map(forms.get, following, following))
+                    if spelt[:length] == key:
+                        events.append((number, 1, position, which,
+                                       " ".join(following[:length]), features, kinds))
         return events
 
     def _row(self, hits: dict[str, Counter], near: dict[str, float]) -> np.ndarray:

@@ -1,10 +1,14 @@
-"""Russian case forms of substance names: "мефедрона", "героином", "псилоцибиновые грибы".
+"""Russian case forms of lexicon terms: "мефедрона", "героином", "оплату", "моментальных покупок".
 
 A lexicon lists a name once ("героин", "марихуана"); Russian text declines it, and makes
 adjectives of it ("кокаиновый", "конопляное"). Rather than list every form, a word is read as a
 name when it is the name's stem with a noun ending of the name's gender, or with an adjective
 ending (after "ов", "ев", "н" or "ян"). Only Cyrillic one-word names whose stem is at least
 ``MIN_STEM`` letters long are declined: short stems ("меф", "гаш") would catch unrelated words.
+
+Names are mostly words no dictionary holds, hence the endings. Cues and phrases are everyday
+words, which a dictionary does hold: ``dictionary_forms`` lists their forms ("оплату" →
+"оплата") with pymorphy3.
 """
 
 from __future__ import annotations
@@ -67,3 +71,36 @@ class Declension:
             if ending in _MASCULINE or (ending == "и" and word[cut - 1] in _SOFT_PLURAL):
                 return features
         return ()
+
+
+# Parts of speech whose case and number forms a lexicon term stands for: nouns and full
+# adjectives ("оплату", "оплаты" → "оплата"; "моментальных покупок" → "моментальный покупка").
+# Verbs keep the forms they are listed in: tense and person are what tell "продавал" (a report)
+# from "продаем" (an offer).
+_DECLINED_POS = frozenset(("NOUN", "ADJF"))
+
+
+def dictionary_forms(words: Iterable[str]) -> dict[str, str]:
+    """Every case and number form of each Russian noun or adjective among ``words`` → its
+    dictionary form, as pymorphy3 and its OpenCorpora dictionary decline the word's most likely
+    reading (a word the dictionary lacks is declined by analogy: "ненаход", "ненахода"). Words of
+    other parts of speech, or not Cyrillic, are left out; so is a form of two dictionary forms.
+
+    Worked out when a lexicon is fitted and stored with it: reading a page is then a lookup,
+    with no dictionary at hand."""
+    import pymorphy3  # only where a lexicon is fitted
+
+    parse = pymorphy3.MorphAnalyzer(lang="ru").parse
+    found: dict[str, set[str]] = {}
+    for word in dict.fromkeys(words):
+        if not _CYRILLIC.fullmatch(word):
+            continue
+        best = parse(word)[0]
+        if best.tag.POS not in _DECLINED_POS:
+            continue
+        lemma = best.normal_form.replace("ё", "е")
+        for form in best.lexeme:
+            if form.tag.POS in _DECLINED_POS:
+                found.setdefault(form.word.replace("ё", "е"), set()).add(lemma)
+    return {form: next(iter(lemmas)) for form, lemmas in sorted(found.items())
+            if len(lemmas) == 1}

@@ -28,11 +28,14 @@ class Family:
 
 @dataclass(frozen=True)
 class Cue:
-    """One selling (or benign-context) cue category: terms and patterns."""
+    """One selling (or benign-context) cue category: terms and patterns. A selling cue's Russian
+    nouns and adjectives count in any case and number, except those ``as_listed``, whose other
+    forms are everyday words ("работа" is a courier's job; "работы нет" is no such offer)."""
 
     name: str
     terms: tuple[str, ...]
     patterns: tuple[str, ...]
+    as_listed: tuple[str, ...] = ()
 
 
 def _read(path: Path) -> dict:
@@ -63,6 +66,7 @@ def load_cues(directory: Path | None = None) -> dict[str, Cue]:
     raw = _read((directory or LEXICON_DIR) / "selling.toml")
     return {
         name: Cue(name=name, terms=tuple(spec.get("terms", ())),
-                  patterns=tuple(spec.get("patterns", ())))
+                  patterns=tuple(spec.get("patterns", ())),
+                  as_listed=tuple(spec.get("as_listed", ())))
         for name, spec in raw.items()
     }

@@ -184,6 +184,29 @@ def test_russian_names_are_read_in_every_case_form() -> None:
     assert not left_out.explain("Продам героином").get("substance_any")
 
 
+def test_russian_selling_cues_and_phrases_count_in_every_case_and_number() -> None:
+    """A selling cue or a phrase listed once is found declined, and reported as the page spells
+    it (the review UI marks that text). Verbs keep their listed forms, and so do one-word benign
+    cues, cues listed ``as_listed`` and forms the lexicon files under two cues."""
+    lexicon = LexiconFeatures().fit([])
+    for word in ("оплату", "магазине", "моментальных", "ненаходе", "районов"):
+        assert word not in lexicon.terms_, word
+    hits = lexicon.explain("Площадка моментальных покупок. Оплату принимаем в нашем магазине.")
+    assert hits["cue:dead_drop"] == ["моментальных покупок"]
+    assert hits["cue:shop"] == ["оплату", "магазине"]
+    assert lexicon.explain("При ненаходе")["cue:dead_drop"] == ["ненаходе"]  # not in dictionaries
+    assert lexicon.explain("По уголовному делу")["cue:law_news"] == ["уголовному делу"]
+    assert lexicon.explain("Работа курьером")["cue:shop"] == ["работа", "курьером"]
+    assert lexicon.explain("Работы нет").get("cue:shop") is None  # "работа" is as_listed
+    assert lexicon.explain("Помощь")["cue:harm_reduction"] == ["помощь"]
+    assert lexicon.explain("С помощью бота").get("cue:harm_reduction") is None
+    assert lexicon.explain("Продаем, продавать").get("cue:reporting") is None
+    assert lexicon.explain("Он продавал").get("cue:reporting") == ["продавал"]
+    cards = lexicon.explain("Банковские карты. Банковской картой. Банковская карта.")
+    assert cards["cue:other_goods"] == ["карты", "банковские карты"]
+    assert cards["cue:payment"] == ["банковской картой"]  # and the third form is neither
+
+
 def test_nps_patterns_catch_unlisted_names() -> None:
     lexicon = LexiconFeatures().fit([])
     hits = lexicon.explain("new: 5-MMC, ADB-4en-PINACA, flubromazolam, 25x-NBOMe, protonitazepyne")
@@ -572,6 +595,9 @@ def test_save_load_round_trip(model: TrawlerModel, tmp_path: Path) -> None:
     assert loaded.version == model.version and loaded.threshold == model.threshold
     docs = [Document(text=t) for t in (STRONG_SHOP, BENIGN[2])]
     assert [v.score for v in loaded.classify(docs)] == [v.score for v in model.classify(docs)]
+    lexicon = dict(loaded.features.transformer_list)["lexicon"]  # its forms travel with it
+    assert lexicon.forms_["моментальных"] == "моментальный"
+    assert lexicon.explain("Оплату картой")["cue:payment"] == ["оплату картой"]
 
 
 def test_load_refuses_what_is_not_a_model(model: TrawlerModel, tmp_path: Path) -> None:
