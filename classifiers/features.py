@@ -422,7 +422,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         names += DERIVED
         self.terms_ = terms
         self.as_listed_ = sorted(set(as_listed))
-        self.forms_ = dictionary_forms(word for _, words, _ in self._declinable() for word in words)
+        self.forms_ = dictionary_forms(word for words, _ in self._declinable() for word in words)
         self.patterns_ = patterns
         self.feature_names_ = names
         return self
@@ -482,8 +482,8 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
                    | _spelt(forms, (key[1] for key in declined)))
         return starts, frozenset(seconds)
 
-    def _declinable(self) -> Iterator[tuple[str, list[str], tuple[str, ...]]]:
-        """(term, its words, its features) of the terms read in any case and number: selling cues
+    def _declinable(self) -> Iterator[tuple[list[str], tuple[str, ...]]]:
+        """(words, features) of each term read in any case and number: selling cues
         and terms of several words. Not one-word benign cues, whose forms the lexicon lists one
         by one ("помощь" is help, "помощью" is "by means of"; "права" a licence, "право" a
         right), nor terms ``as_listed``."""
@@ -492,7 +492,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
             words = term.split()
             if term not in as_listed and (len(words) > 1 or all(
                     f.startswith("cue:") and f not in _BENIGN for f in features)):
-                yield term, words, tuple(features)
+                yield words, tuple(features)
 
     def _declined(self) -> tuple[dict[str, tuple[str, ...]],
                                  dict[tuple[str, ...], tuple[str, ...]]]:
@@ -502,7 +502,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         ("банковские карты" are goods, "банковской картой" a payment)."""
         forms = getattr(self, "forms_", {})
         found: dict[tuple[str, ...], dict[tuple[str, ...], None]] = {}
-        for _, words, features in self._declinable():
+        for words, features in self._declinable():
             found.setdefault(tuple(forms.get(w, w) for w in words), {})[features] = None
         unique = {key: next(iter(features)) for key, features in found.items()
                   if len(features) == 1}
