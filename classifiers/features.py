@@ -485,8 +485,9 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
     def _declinable(self) -> Iterator[tuple[list[str], tuple[str, ...]]]:
         """(words, features) of each term read in any case and number: selling cues
         and terms of several words. Not one-word benign cues, whose forms the lexicon lists one
-        by one ("помощь" is help, "помощью" is "by means of"; "права" a licence, "право" a
-        right), nor terms ``as_listed``."""
+        by one: their other forms are everyday words on shop pages too ("права" is a licence,
+        "право" a right; "сообщение" a forum post, "ждем ваших сообщений" a shop's support), nor
+        terms ``as_listed``."""
         as_listed = set(getattr(self, "as_listed_", ()))
         for term, features in self.terms_.items():
             words = term.split()

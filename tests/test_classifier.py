@@ -198,8 +198,8 @@ def test_russian_selling_cues_and_phrases_count_in_every_case_and_number() -> No
     assert lexicon.explain("По уголовному делу")["cue:law_news"] == ["уголовному делу"]
     assert lexicon.explain("Работа курьером")["cue:shop"] == ["работа", "курьером"]
     assert lexicon.explain("Работы нет").get("cue:shop") is None  # "работа" is as_listed
-    assert lexicon.explain("Помощь")["cue:harm_reduction"] == ["помощь"]
-    assert lexicon.explain("С помощью бота").get("cue:harm_reduction") is None
+    assert lexicon.explain("Лечение")["cue:harm_reduction"] == ["лечение"]
+    assert lexicon.explain("Перед лечением").get("cue:harm_reduction") is None
     assert lexicon.explain("Продаем, продавать").get("cue:reporting") is None
     assert lexicon.explain("Он продавал").get("cue:reporting") == ["продавал"]
     cards = lexicon.explain("Банковские карты. Банковской картой. Банковская карта.")
