@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +12,9 @@ from crawler.config import PROJECT_ROOT
 LEXICON_DIR = PROJECT_ROOT / "configs" / "lexicons"
 
 
-class LexiconError(Exception):
-    """A lexicon file is missing or malformed; the message names the file."""
+class LexiconError(ValueError):
+    """A lexicon file is missing or malformed; the message names the file (and the table and
+    key)."""
 
 
 @dataclass(frozen=True)
@@ -48,25 +50,37 @@ def _read(path: Path) -> dict:
         raise LexiconError(f"lexicon {path} is not valid TOML: {exc}") from exc
 
 
+def _tables(path: Path, keys: tuple[str, ...]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Each table of a lexicon file with its lists of strings under ``keys`` (empty where absent);
+    anything else in the file is an error."""
+    tables = {}
+    for name, spec in _read(path).items():
+        if not isinstance(spec, dict):
+            raise LexiconError(f"lexicon {path}: {name} is not a table ([{name}])")
+        unknown = set(spec) - set(keys)
+        if unknown:
+            raise LexiconError(f"lexicon {path}: [{name}] has unknown keys "
+                               f"{', '.join(sorted(unknown))} (known: {', '.join(keys)})")
+        for key, value in spec.items():
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise LexiconError(f"lexicon {path}: [{name}] {key} must be a list of strings")
+        for pattern in spec.get("patterns", ()):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise LexiconError(f"lexicon {path}: [{name}] pattern {pattern!r} is not a "
+                                   f"regular expression ({exc})") from exc
+        tables[name] = {key: tuple(spec.get(key, ())) for key in keys}
+    return tables
+
+
 def load_families(directory: Path | None = None) -> dict[str, Family]:
-    raw = _read((directory or LEXICON_DIR) / "substances.toml")
-    return {
-        name: Family(
-            name=name,
-            terms=tuple(spec.get("terms", ())),
-            slang=tuple(spec.get("slang", ())),
-            patterns=tuple(spec.get("patterns", ())),
-            categories=tuple(spec.get("categories", ())),
-        )
-        for name, spec in raw.items()
-    }
+    path = (directory or LEXICON_DIR) / "substances.toml"
+    return {name: Family(name=name, **spec) for name, spec in
+            _tables(path, ("terms", "slang", "patterns", "categories")).items()}
 
 
 def load_cues(directory: Path | None = None) -> dict[str, Cue]:
-    raw = _read((directory or LEXICON_DIR) / "selling.toml")
-    return {
-        name: Cue(name=name, terms=tuple(spec.get("terms", ())),
-                  patterns=tuple(spec.get("patterns", ())),
-                  as_listed=tuple(spec.get("as_listed", ())))
-        for name, spec in raw.items()
-    }
+    path = (directory or LEXICON_DIR) / "selling.toml"
+    return {name: Cue(name=name, **spec) for name, spec in
+            _tables(path, ("terms", "patterns", "as_listed")).items()}

@@ -27,6 +27,7 @@ from classifiers.evaluate import (
     source_groups,
 )
 from classifiers.features import LexiconFeatures, Ngrams
+from classifiers.lexicon import LEXICON_DIR, LexiconError
 from classifiers.model import REASONS_FROM, model_version
 from classifiers.reading import AMOUNT_SIGN, Reading, WordFacts, normalize, tokenize
 from classifiers.site import SiteTally, aggregate_site, required_score
@@ -205,6 +206,24 @@ def test_russian_selling_cues_and_phrases_count_in_every_case_and_number() -> No
     cards = lexicon.explain("Банковские карты. Банковской картой. Банковская карта.")
     assert cards["cue:other_goods"] == ["карты", "банковские карты"]
     assert cards["cue:payment"] == ["банковской картой"]  # and the third form is neither
+
+
+@pytest.mark.parametrize(("table", "error"), [
+    ('[shop]\nterms = "купить"\n', "[shop] terms must be a list of strings"),
+    ('[shop]\nterms = ["купить"]\nas_listd = ["цена"]\n', "[shop] has unknown keys as_listd"),
+    ('shop = ["купить"]\n', "shop is not a table"),
+    ('[nps]\npatterns = ["^(4-"]\n', "[nps] pattern '^(4-' is not a regular expression"),
+    ('[shop\nterms = []\n', "is not valid TOML"),
+])
+def test_a_broken_lexicon_is_refused_by_name(tmp_path: Path, table: str, error: str) -> None:
+    """A lexicon someone edited wrongly fails training with the file, table and key named (a
+    ValueError, which the CLI prints as an error, not a traceback)."""
+    (tmp_path / "substances.toml").write_text(
+        (LEXICON_DIR / "substances.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "selling.toml").write_text(table, encoding="utf-8")
+    with pytest.raises(LexiconError, match=re.escape(error)) as raised:
+        LexiconFeatures(lexicon_dir=str(tmp_path)).fit([])
+    assert isinstance(raised.value, ValueError) and "selling.toml" in str(raised.value)
 
 
 def test_nps_patterns_catch_unlisted_names() -> None:

@@ -31,8 +31,12 @@ def _load(path: str | None):  # type: ignore[no-untyped-def]
 
 def _families(value: tuple[str, ...]) -> list[str]:
     from classifiers.evaluate import all_families
+    from classifiers.lexicon import LexiconError
 
-    known = all_families()
+    try:
+        known = all_families()
+    except LexiconError as exc:
+        raise TrawlerError(str(exc)) from exc
     chosen = known if "all" in value else list(dict.fromkeys(value))
     unknown = sorted(set(chosen) - set(known))
     if unknown:
