@@ -50,7 +50,7 @@ def _read(path: Path) -> dict:
         raise LexiconError(f"lexicon {path} is not valid TOML: {exc}") from exc
 
 
-def _tables(path: Path, keys: tuple[str, ...]) -> dict[str, dict[str, tuple[str, ...]]]:
+def _checked_tables(path: Path, keys: tuple[str, ...]) -> dict[str, dict[str, tuple[str, ...]]]:
     """Each table of a lexicon file with its lists of strings under ``keys`` (empty where absent);
     anything else in the file is an error."""
     tables = {}
@@ -77,10 +77,10 @@ def _tables(path: Path, keys: tuple[str, ...]) -> dict[str, dict[str, tuple[str,
 def load_families(directory: Path | None = None) -> dict[str, Family]:
     path = (directory or LEXICON_DIR) / "substances.toml"
     return {name: Family(name=name, **spec) for name, spec in
-            _tables(path, ("terms", "slang", "patterns", "categories")).items()}
+            _checked_tables(path, ("terms", "slang", "patterns", "categories")).items()}
 
 
 def load_cues(directory: Path | None = None) -> dict[str, Cue]:
     path = (directory or LEXICON_DIR) / "selling.toml"
     return {name: Cue(name=name, **spec) for name, spec in
-            _tables(path, ("terms", "patterns", "as_listed")).items()}
+            _checked_tables(path, ("terms", "patterns", "as_listed")).items()}

@@ -135,3 +135,26 @@ def test_user_errors_are_one_line(model_dir: Path, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["evaluate", "--data", str(tmp_path / "x"), "--leave-out",
                                  "bogus", "--model", str(model_dir)])
     assert result.exit_code == 2
+
+
+def test_a_broken_lexicon_stops_training_in_one_line(
+        corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A misspelt key in selling.toml: train (with and without --leave-out, which reads the
+    families first) exits 2 naming the file, table and key, and writes no model."""
+    from classifiers import lexicon
+
+    lexicons = tmp_path / "lexicons"
+    lexicons.mkdir()
+    for name in ("substances.toml", "selling.toml"):
+        (lexicons / name).write_text((lexicon.LEXICON_DIR / name).read_text(encoding="utf-8"),
+                                     encoding="utf-8")
+    with (lexicons / "selling.toml").open("a", encoding="utf-8") as fh:
+        fh.write('\n[extra]\nterms = ["x"]\nas_listd = ["y"]\n')
+    monkeypatch.setattr(lexicon, "LEXICON_DIR", lexicons)
+    for extra in ([], ["--leave-out", "cannabis"]):
+        out = tmp_path / f"m{len(extra)}"
+        result = CliRunner().invoke(cli, ["train", "--data", str(corpus_file), "--out", str(out),
+                                          "--no-authored", *extra])
+        assert result.exit_code == 2, result.output
+        assert "[extra] has unknown keys as_listd" in result.output
+        assert "Traceback" not in result.output and not out.exists()

@@ -31,12 +31,8 @@ def _load(path: str | None):  # type: ignore[no-untyped-def]
 
 def _families(value: tuple[str, ...]) -> list[str]:
     from classifiers.evaluate import all_families
-    from classifiers.lexicon import LexiconError
 
-    try:
-        known = all_families()
-    except LexiconError as exc:
-        raise TrawlerError(str(exc)) from exc
+    known = all_families()
     chosen = known if "all" in value else list(dict.fromkeys(value))
     unknown = sorted(set(chosen) - set(known))
     if unknown:
@@ -67,9 +63,9 @@ def train(data_files: tuple[str, ...], dev_files: tuple[str, ...], out: str | No
     from classifiers.corpus import CorpusError
     from classifiers.train import train as run_training
 
-    families = _families(leave_out) if leave_out else []
     target = Path(out) if out else get_config().model_path
     try:
+        families = _families(leave_out) if leave_out else []
         card = run_training(list(data_files), target, dev=list(dev_files), leave_out=families,
                             leave_out_sources=leave_out_sources, authored=not no_authored,
                             progress=lambda msg: click.echo(msg, err=True))
