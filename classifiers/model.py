@@ -107,9 +107,13 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):
         return coef64
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        z = self.calib_a_ * self.decision_function(X) + self.calib_b_
-        p = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        p = self.calibrated(self.decision_function(X))
         return np.column_stack([1 - p, p])
+
+    def calibrated(self, decision: np.ndarray) -> np.ndarray:
+        """The probability of "drugs" for decision values (``decision_function``'s)."""
+        z = self.calib_a_ * decision + self.calib_b_
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
     def predict(self, X: Any) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
@@ -152,13 +156,25 @@ class TrawlerModel:
         return self.pipeline.named_steps["clf"]
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        return self.clf.predict_proba(self._transform(list(texts)))[:, 1]
+        return self.clf.calibrated(self._decision(self._branches(list(texts))))
+
+    def _branches(self, texts: list[str]) -> list[sp.csr_matrix]:
+        """Each feature branch's matrix, as ``FeatureUnion`` would stack them side by side, but
+        without its per-call machinery (joblib dispatch, output wrapping) nor the stacking: a
+        batch of long pages holds a few hundred thousand entries, and copying them all costs
+        more than the few rows that need reasons."""
+        return [transformer.transform(texts) for _, transformer in self.features.transformer_list]
+
+    def _decision(self, branches: list[sp.csr_matrix]) -> np.ndarray:
+        """The classifier's decision values, summed over the branches' columns of its weights."""
+        coef, total = self.clf._coef64(), np.full(branches[0].shape[0], self.clf.intercept_)
+        for (_, start, _, width), part in zip(self._blocks(), branches, strict=True):
+            total += np.asarray(part @ coef[start:start + width]).ravel()
+        return total
 
     def _transform(self, texts: list[str]) -> sp.csr_matrix:
-        """The feature union's transform without its per-call machinery (joblib dispatch,
-        output wrapping): each branch's matrix side by side, as ``FeatureUnion`` stacks them."""
-        return sp.hstack([transformer.transform(texts)
-                          for _, transformer in self.features.transformer_list], format="csr")
+        """All features of these texts, as the pipeline's feature union gives them."""
+        return sp.hstack(self._branches(texts), format="csr")
 
     def classify(self, docs: Sequence[Document], reasons: int = 10) -> list[PageVerdict]:
         """Verdicts for a batch of pages; each page scoring at least ``REASONS_FROM`` gets its
@@ -166,17 +182,24 @@ class TrawlerModel:
         texts = [d.as_text() for d in docs]
         if not texts:
             return []
-        X = self._transform(texts)
-        scores = self.clf.predict_proba(X)[:, 1]
+        branches = self._branches(texts)
+        scores = self.clf.calibrated(self._decision(branches))
+        starts = [start for _, start, _, _ in self._blocks()]
         verdicts = []
         for i, text in enumerate(texts):
             score = float(scores[i])
-            row = slice(X.indptr[i], X.indptr[i + 1])
+            found: list[dict[str, Any]] = []
+            if reasons and score >= REASONS_FROM:  # the page's row of the stacked matrix
+                rows = [slice(part.indptr[i], part.indptr[i + 1]) for part in branches]
+                indices = np.concatenate([part.indices[row].astype(np.int64) + start for
+                                          part, row, start in zip(branches, rows, starts,
+                                                                  strict=True)])
+                data = np.concatenate([part.data[row] for part, row in zip(branches, rows,
+                                                                           strict=True)])
+                found = self._reasons(text, indices, data, reasons)
             verdicts.append(PageVerdict(
                 label=LABELS[int(score >= self.threshold)], score=round(score, 6),
-                threshold=self.threshold, model_version=self.version,
-                reasons=self._reasons(text, X.indices[row], X.data[row], reasons)
-                if reasons and score >= REASONS_FROM else []))
+                threshold=self.threshold, model_version=self.version, reasons=found))
         return verdicts
 
     def explain(self, text: str, k: int = 10) -> list[dict[str, Any]]:

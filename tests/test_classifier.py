@@ -608,6 +608,23 @@ def test_verdicts_scores_and_reasons(model: TrawlerModel) -> None:
     assert model.explain(BENIGN[0])
 
 
+def test_verdicts_are_the_pipelines_scores_with_the_reasons_explain_gives(
+        model: TrawlerModel) -> None:
+    """``classify`` sums each feature branch's products and reads a page's row from the branches
+    one by one, without stacking them: the same scores as the whole pipeline, and the same
+    reasons as ``explain``, which reads the stacked row."""
+    texts = [STRONG_SHOP, *BENIGN, "cocaine 1g $90, stealth shipping", "", "м3ф " * 400]
+    verdicts = model.classify([Document(text=t) for t in texts])
+    expected = model.pipeline.predict_proba(texts)[:, 1]
+    assert [v.score for v in verdicts] == pytest.approx(expected.tolist(), abs=1e-6)
+    assert model.scores(texts).tolist() == pytest.approx(expected.tolist(), abs=1e-12)
+    explained = [v for v in verdicts if v.reasons]
+    assert explained, "no page scored high enough to be given reasons"
+    for text, verdict in zip(texts, verdicts, strict=True):
+        if verdict.reasons:
+            assert verdict.reasons == model.explain(text, 10)
+
+
 def test_save_load_round_trip(model: TrawlerModel, tmp_path: Path) -> None:
     save_model(model, tmp_path)
     loaded = load_model(tmp_path)
