@@ -268,8 +268,8 @@ _BULK = r"kg|кг|lbs?"
 _TRADE = r"qps?|th"
 _TRADE_AFTER_FRACTION = r"qps?|(?<=/\d)th|(?<=/\d\d)th"
 # Counts of items: any shop sells by the piece (cartridges, bags, notes), so they are their own
-# feature, apart from weights and volumes.
-_PIECE = r"шт|pcs|tabs?|pills?"
+# feature, apart from weights and volumes. LSD is sold by the hit ("10 Hits LSD - 150ug").
+_PIECE = r"шт|pcs|tabs?|pills?|hits?"
 _UNIT = (rf"(?:{_GRAMS}|{_MICROGRAMS}|{_OUNCES}|{_BULK}|{_TRADE_AFTER_FRACTION}|{_PIECE}"
          r"|ml|мл)")
 _PIECES = re.compile(rf"(?:{_PIECE})$")

@@ -475,6 +475,17 @@ def test_micrograms_and_counts_of_pills_are_quantities() -> None:
         assert not lexicon.explain(text).get("quantity"), text
 
 
+def test_blotter_doses_are_counted_in_hits_as_pills_in_tabs() -> None:
+    """LSD is sold as a number of hits ("10 Hits LSD - 150ug", "$7/hit"); a hit with no number
+    before it ("a big hit", "hit the market") is no count, nor a word that starts so."""
+    lexicon = LexiconFeatures().fit([])
+    menu = lexicon.explain("10 Hits Ultra Clean LSD - 150ug. 1 hit $7/hit, 25hits $120")
+    assert menu["pieces"] == ["10 hits", "1 hit", "25hits"]
+    assert menu["price_per_unit"] == ["1 hit $7", "$7/hit", "25hits $120"]
+    for text in ("a big hit, it will hit the market in 2 weeks", "3 hitch hikers", "5 hitters"):
+        assert not lexicon.explain(text).get("pieces"), text
+
+
 def test_a_dose_by_body_weight_is_no_amount_for_sale() -> None:
     """Dosing guides give doses per kilogram of body weight; a shop's "250mg/ml" is an amount."""
     lexicon = LexiconFeatures().fit([])
