@@ -776,6 +776,11 @@ def _not_a_quantity(text: str, m: re.Match) -> bool:
                 and _YEAR.fullmatch(number) is not None))
 
 
+# The punctuation a price written sign first ends with ("$70," in "10 hits $70, 25 hits $150."):
+# part of the number to the pattern, not to the reviewer reading the reasons.
+_AFTER_NUMBER = re.compile(r"(?<=\d)[.,]+$")
+
+
 def _amounts(parts: list[str]) -> list[tuple[int, str, str]]:
     """(which part, feature, text) of the quantities, prices and price-per-unit offers in these
     lower-cased segments, in text order. One scan reads them all, joined by "\\0": no amount
@@ -792,7 +797,7 @@ def _amounts(parts: list[str]) -> list[tuple[int, str, str]]:
         if m.start() >= ends[index]:  # a part further on: no offer spans two
             index = bisect_right(ends, m.start(), index)
             last_quantity = None
-        amount = m.group(0).strip()
+        amount = m.group(0).strip()  # shown without the comma or full stop after it
         if unit and _not_a_quantity(text, m):
             continue
         if unit:
@@ -801,12 +806,12 @@ def _amounts(parts: list[str]) -> list[tuple[int, str, str]]:
             kind = "price"
         else:
             continue
-        found.append((index, kind, amount))
+        found.append((index, kind, _AFTER_NUMBER.sub("", amount)))
         if unit:
             last_quantity, last_unit = m, unit
             continue
         if last_quantity is not None and m.start() - last_quantity.end() <= 24:
-            offer = text[last_quantity.start():m.end()].rstrip()
+            offer = _AFTER_NUMBER.sub("", text[last_quantity.start():m.end()].rstrip())
             found += _offer(index, offer, last_unit)
             last_quantity = None
         per = _PER_UNIT.match(text, m.end())

@@ -479,9 +479,10 @@ def test_blotter_doses_are_counted_in_hits_as_pills_in_tabs() -> None:
     """LSD is sold as a number of hits ("10 Hits LSD - 150ug", "$7/hit"); a hit with no number
     before it ("a big hit", "hit the market") is no count, nor a word that starts so."""
     lexicon = LexiconFeatures().fit([])
-    menu = lexicon.explain("10 Hits Ultra Clean LSD - 150ug. 1 hit $7/hit, 25hits $120")
+    menu = lexicon.explain("10 Hits Ultra Clean LSD - 150ug. 1 hit $7/hit, 25hits $120.")
     assert menu["pieces"] == ["10 hits", "1 hit", "25hits"]
     assert menu["price_per_unit"] == ["1 hit $7", "$7/hit", "25hits $120"]
+    assert menu["price"] == ["$7", "$120"]  # without the full stop after it
     for text in ("a big hit, it will hit the market in 2 weeks", "3 hitch hikers", "5 hitters"):
         assert not lexicon.explain(text).get("pieces"), text
 
