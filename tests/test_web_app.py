@@ -19,7 +19,7 @@ from crawler.review import create_app
 from crawler.review.queue import QueueFilter, queue_query
 from crawler.review.sanitize import sanitized_html
 from crawler.store import open_database
-from crawler.store.models import Review, Site
+from crawler.store.models import Review, Site, Verdict
 from tests.review_fixtures import (
     HOSTILE_HTML,
     PASSWORD,
@@ -324,6 +324,28 @@ async def test_api_tokens_work_without_cookies_or_csrf(client_for: Client,
     assert decided.status == 201 and (await decided.json())["status"] == "rejected"
     wrong = await client.get("/sites.json", headers={"Authorization": "Bearer trw_nope"})
     assert wrong.status == 401
+
+
+async def test_a_page_shows_which_reasons_count_for_and_against_a_shop(
+        client_for: Client, data: ReviewData) -> None:
+    """Reasons as the classifier stores them (several terms joined in one reason, weights of
+    either sign): each term is marked in the text on its own, apart by direction."""
+    page_id = data.pages["http://shop-minsk.example/"]
+    db = await open_database(data.db_url)
+    async with db.session() as session, session.begin():
+        verdict = await session.scalar(select(Verdict).where(Verdict.page_id == page_id))
+        verdict.reasons = [
+            {"feature": "cue:dead_drop", "term": "закладки, мефедрон", "weight": 3.1},
+            {"feature": "cue:payment", "term": "оплата, btc", "weight": -0.4}]
+    await db.close()
+    client = await client_for()
+    html = await (await client.get(f"/pages/{page_id}")).text()
+    assert "<mark>Закладки</mark>" in html and "<mark>мефедрон</mark>" in html
+    assert '<mark class="against">Оплата</mark>' in html
+    assert '<span class="term against">оплата, btc</span>' in html and "(against)" in html
+    twin = await (await client.get(f"/pages/{page_id}.json")).json()
+    assert twin["terms"] == ["закладки", "мефедрон"]
+    assert twin["terms_against"] == ["оплата", "btc"]
 
 
 async def test_hostile_page_text_is_escaped(client_for: Client, data: ReviewData) -> None:

@@ -40,6 +40,7 @@ def page_dict(page: Page, verdict: Verdict | None, text_chars: int) -> dict[str,
         "size": page.size, "truncated": page.truncated, "fetched_at": _iso(page.fetched_at),
         "job_id": page.job_id, "verdict": verdict_dict(verdict),
         "terms": reason_terms(verdict.reasons if verdict else None),
+        "terms_against": reason_terms(verdict.reasons if verdict else None, against=True),
         "text": text[:text_chars], "text_cut": len(text) > text_chars,
     }
 

@@ -1,0 +1,37 @@
+"""Reason terms marked in page text: each term of a reason on its own, and terms that count
+against a drug shop marked apart from those that count for one."""
+
+from __future__ import annotations
+
+from crawler.review.highlight import highlight, reason_terms
+
+# Reasons as the classifier gives them: a lexicon reason names its terms joined by ", ".
+REASONS = [
+    {"feature": "cue:dead_drop", "term": "клад, магнит, прикоп", "weight": 3.7},
+    {"feature": "price", "term": "2500₽, 4500₽", "weight": -2.2},
+    {"feature": "substance_any", "term": "мефедрон", "weight": 1.4},
+    {"feature": "slang_and_selling", "term": "крис, клад", "weight": -1.05},
+    {"feature": "benign_context", "term": "новости", "weight": -0.8},
+    {"feature": "char_ngrams", "term": None, "weight": 0.7},
+]
+TEXT = "Мефедрон крис 1г 2500₽. Клад магнит, прикоп. Новости района."
+
+
+def test_each_term_of_a_reason_counts_on_its_own_by_the_sum_of_its_weights() -> None:
+    assert reason_terms(REASONS) == ["клад", "магнит", "прикоп", "мефедрон"]
+    # "клад" is in a reason against too, but its reasons together count for a shop.
+    assert reason_terms(REASONS, against=True) == ["2500₽", "4500₽", "крис", "новости"]
+    assert reason_terms(None) == [] and reason_terms([{"feature": "x", "weight": 1}]) == []
+
+
+def test_terms_for_and_against_are_marked_apart_in_escaped_text() -> None:
+    marked = str(highlight(TEXT + " <b>", reason_terms(REASONS),
+                           against=reason_terms(REASONS, against=True)))
+    for term in ("Мефедрон", "Клад", "магнит", "прикоп"):
+        assert f"<mark>{term}</mark>" in marked
+    for term in ("крис", "2500₽", "Новости"):
+        assert f'<mark class="against">{term}</mark>' in marked
+    assert "&lt;b&gt;" in marked and "<b>" not in marked
+    # A joined reason used to be searched for as one string, which the text never holds.
+    assert "<mark>клад, магнит, прикоп</mark>" not in marked
+    assert str(highlight(TEXT, [])) == TEXT
