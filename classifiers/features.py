@@ -797,7 +797,7 @@ def _amounts(parts: list[str]) -> list[tuple[int, str, str]]:
         if m.start() >= ends[index]:  # a part further on: no offer spans two
             index = bisect_right(ends, m.start(), index)
             last_quantity = None
-        amount = m.group(0).strip()  # shown without the comma or full stop after it
+        amount = m.group(0).strip()
         if unit and _not_a_quantity(text, m):
             continue
         if unit:
@@ -806,7 +806,7 @@ def _amounts(parts: list[str]) -> list[tuple[int, str, str]]:
             kind = "price"
         else:
             continue
-        found.append((index, kind, _AFTER_NUMBER.sub("", amount)))
+        found.append((index, kind, _AFTER_NUMBER.sub("", amount)))  # shown without "," or "."
         if unit:
             last_quantity, last_unit = m, unit
             continue

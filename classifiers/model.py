@@ -21,6 +21,9 @@ from classifiers.features import LexiconFeatures, Ngrams
 LABELS = ("benign", "drugs")
 # Pages scoring below this get no reasons (nobody reviews them; ``explain`` gives them on demand).
 REASONS_FROM = 0.2
+# How a reason names the several terms behind one lexicon feature ("клад, магнит, прикоп"); the
+# review app splits them so (``crawler.review.highlight``).
+TERMS_JOINED_BY = ", "
 
 
 @dataclass
@@ -247,7 +250,7 @@ class TrawlerModel:
                 feature = transformer.feature_names_[index - start]
                 if lexicon_terms is None:
                     lexicon_terms = transformer.explain(text)
-                term = ", ".join(lexicon_terms.get(feature) or []) or None
+                term = TERMS_JOINED_BY.join(lexicon_terms.get(feature) or []) or None
             elif name == "chars":
                 feature, term = "char_ngrams", None
             else:

@@ -3,6 +3,8 @@ against a drug shop marked apart from those that count for one."""
 
 from __future__ import annotations
 
+from classifiers.model import TERMS_JOINED_BY
+from crawler.review import highlight as highlighting
 from crawler.review.highlight import highlight, reason_terms
 
 # Reasons as the classifier gives them: a lexicon reason names its terms joined by ", ".
@@ -18,6 +20,7 @@ TEXT = "Мефедрон крис 1г 2500₽. Клад магнит, прико
 
 
 def test_each_term_of_a_reason_counts_on_its_own_by_the_sum_of_its_weights() -> None:
+    assert highlighting.TERMS_JOINED_BY == TERMS_JOINED_BY  # split as the classifier joins
     assert reason_terms(REASONS) == ["клад", "магнит", "прикоп", "мефедрон"]
     # "клад" is in a reason against too, but its reasons together count for a shop.
     assert reason_terms(REASONS, against=True) == ["2500₽", "4500₽", "крис", "новости"]

@@ -11,7 +11,8 @@ from markupsafe import Markup, escape
 
 MIN_TERM_CHARS = 3
 # How a reason names several matched terms ("клад, магнит, прикоп"): as the classifier joins
-# them (``classifiers.model.TrawlerModel._reasons``).
+# them (``classifiers.model.TERMS_JOINED_BY``; not imported, so that the review app does not load
+# the classifier).
 TERMS_JOINED_BY = ", "
 
 
