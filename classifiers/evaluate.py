@@ -3,8 +3,11 @@ card, and leave-one-family-out recall on substance families the model never saw.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +231,43 @@ def write_plots(directory: Path, y: Sequence[int], scores: Sequence[float],
 
 def all_families() -> list[str]:
     return list(load_families())
+
+
+# Leave-out models trained side by side at most (each holds the corpus's features, 1-2 GB).
+MAX_JOBS = 4
+_data: tuple[list[Example], list[Example]] = ([], [])
+
+
+def _keep_data(train_examples: list[Example], dev_examples: list[Example]) -> None:
+    global _data
+    _data = (train_examples, dev_examples)
+
+
+def _leave_out(task: tuple[str, Any]) -> dict[str, Any]:
+    key, item = task
+    leave = leave_family_out if key == "leave_one_family_out" else leave_source_out
+    return leave(item, *_data)
+
+
+def leave_outs(families: Sequence[str], groups: Sequence[Sequence[str]],
+               train_examples: Sequence[Example], dev_examples: Sequence[Example],
+               jobs: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("leave_one_family_out" or "leave_one_source_out", its row) for each family, then each
+    group of sources, in that order; trained ``jobs`` at a time (by default one per CPU, at
+    most ``MAX_JOBS``) in fresh processes, which are given the corpus once."""
+    tasks = [*(("leave_one_family_out", f) for f in families),
+             *(("leave_one_source_out", list(g)) for g in groups)]
+    train_examples, dev_examples = list(train_examples), list(dev_examples)
+    jobs = min(jobs or os.cpu_count() or 1, MAX_JOBS, len(tasks))
+    if jobs <= 1:
+        _keep_data(train_examples, dev_examples)
+        results = map(_leave_out, tasks)
+        yield from zip((key for key, _ in tasks), results, strict=True)
+        return
+    context = multiprocessing.get_context("spawn")  # no forked copy of a parent's threads
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_keep_data,
+                               initargs=(train_examples, dev_examples))
+    try:
+        yield from zip((key for key, _ in tasks), pool.map(_leave_out, tasks), strict=True)
+    finally:  # a failed leave-out (or Ctrl-C) does not wait for the ones not yet started
+        pool.shutdown(cancel_futures=True)

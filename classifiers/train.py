@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
-import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,9 +80,9 @@ def train(data: Sequence[str | Path], out: str | Path, dev: Sequence[str | Path]
     Returns the card. Without dev files the threshold is chosen on out-of-fold training scores.
     ``leave_out`` names substance families and ``leave_out_sources`` sources ("a+b", "all") to
     train without, each in turn, for the card's figures on what the model has never seen;
-    ``jobs`` of those train at once (default: one per CPU, at most ``MAX_JOBS``).
+    ``jobs`` of those train at once (``classifiers.evaluate.leave_outs``).
     """
-    from classifiers.evaluate import evaluate, source_groups, write_plots
+    from classifiers.evaluate import evaluate, leave_outs, source_groups, write_plots
     from classifiers.report import write_card
 
     started = time.time()
@@ -139,11 +136,7 @@ def train(data: Sequence[str | Path], out: str | Path, dev: Sequence[str | Path]
         rate, card["speed"] = measure(model, bench_pages(dev_examples, 2000))
         card["pages_per_second"] = round(rate)
     card["load_seconds"] = _load_seconds(out)
-    tasks = [(key, item) for key, items in (("leave_one_family_out", leave_out),
-                                            ("leave_one_source_out", groups))
-             for item in items]
-    for (key, _), result in zip(tasks, _leave_outs(tasks, train_examples, dev_examples, jobs),
-                                strict=True):
+    for key, result in leave_outs(leave_out, groups, train_examples, dev_examples, jobs):
         progress(_LEAVE_OUT_LINES[key].format(**result))
         card.setdefault(key, []).append(result)
     card["training_seconds"] = round(time.time() - started, 1)
@@ -157,37 +150,6 @@ _LEAVE_OUT_LINES = {
     "leave_one_source_out": "leave-one-source-out {source}: recall {recall}, false-positive "
                             "rate {false_positive_rate} on {documents} documents",
 }
-# Leave-out models trained side by side at most (each holds the corpus's features, 1-2 GB).
-MAX_JOBS = 4
-_data: tuple[list[Example], list[Example]] = ([], [])
-
-
-def _keep_data(train_examples: list[Example], dev_examples: list[Example]) -> None:
-    global _data
-    _data = (train_examples, dev_examples)
-
-
-def _leave_out(task: tuple[str, Any]) -> dict[str, Any]:
-    from classifiers.evaluate import leave_family_out, leave_source_out
-
-    key, item = task
-    leave = leave_family_out if key == "leave_one_family_out" else leave_source_out
-    return leave(item, *_data)
-
-
-def _leave_outs(tasks: list[tuple[str, Any]], train_examples: list[Example],
-                dev_examples: list[Example], jobs: int | None) -> Iterator[dict[str, Any]]:
-    """Each leave-out's card row, in the order of ``tasks``, trained ``jobs`` at a time (by
-    default one per CPU, at most ``MAX_JOBS``) in fresh processes, which read the corpus once."""
-    jobs = min(jobs or os.cpu_count() or 1, MAX_JOBS, len(tasks))
-    if jobs <= 1:
-        _keep_data(train_examples, dev_examples)
-        yield from map(_leave_out, tasks)
-        return
-    context = multiprocessing.get_context("spawn")  # no forked copy of a parent's threads
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_keep_data,
-                             initargs=(train_examples, dev_examples)) as pool:
-        yield from pool.map(_leave_out, tasks)
 
 
 def _load_seconds(directory: Path) -> float:

@@ -22,6 +22,7 @@ from classifiers.evaluate import (
     evaluate,
     family_members,
     leave_family_out,
+    leave_outs,
     leave_source_out,
     metrics,
     source_groups,
@@ -284,6 +285,21 @@ def test_leave_out_source_scores_its_documents_in_dev_and_held_back() -> None:
         leave_source_out(["nope"], examples, examples)
     with pytest.raises(ValueError, match="both drugs and benign"):  # nothing left to learn
         leave_source_out(["bots", "shops"], examples, examples)
+
+
+def test_leave_outs_side_by_side_are_the_leave_outs_one_by_one() -> None:
+    """Leave-outs trained in worker processes give the rows trained in this one, in order; a
+    leave-out that fails fails the whole run."""
+    examples = [dataclasses.replace(e, source="bots") if e.id in ("t0", "t1", "t8") else e
+                for e in corpus()]
+    args = (["cathinones", "stimulants"], [["bots"], ["news"]], examples, examples)
+    alone = list(leave_outs(*args, jobs=1))
+    assert [key for key, _ in alone] == ["leave_one_family_out"] * 2 + ["leave_one_source_out"] * 2
+    assert [row.get("family", row.get("source")) for _, row in alone] == [
+        "cathinones", "stimulants", "bots", "news"]
+    assert list(leave_outs(*args, jobs=2)) == alone
+    with pytest.raises(ValueError, match="both drugs and benign"):
+        list(leave_outs([], [["bots", "shops"], ["news"]], examples, examples, jobs=2))
 
 
 def test_leave_out_family_drops_its_terms() -> None:

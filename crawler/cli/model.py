@@ -99,7 +99,7 @@ def evaluate(data_files: tuple[str, ...], model_path: str | None, leave_out: tup
     """Evaluate the classifier on labelled data (gray documents are counted, not scored)."""
     from classifiers.corpus import AUTHORED_FILE, CorpusError, read_corpus
     from classifiers.evaluate import evaluate as run_evaluation
-    from classifiers.evaluate import leave_family_out, leave_source_out, source_groups
+    from classifiers.evaluate import leave_outs, source_groups
 
     try:
         examples = read_corpus(data_files)
@@ -114,12 +114,8 @@ def evaluate(data_files: tuple[str, ...], model_path: str | None, leave_out: tup
             training = read_corpus([*train_files, AUTHORED_FILE])
             groups = source_groups(leave_out_sources, training)  # fails before any training
             result: dict = {}
-            if families:
-                result["leave_one_family_out"] = [
-                    leave_family_out(f, training, examples) for f in families]
-            if groups:
-                result["leave_one_source_out"] = [
-                    leave_source_out(group, training, examples) for group in groups]
+            for key, row in leave_outs(families, groups, training, examples):
+                result.setdefault(key, []).append(row)
         else:
             result = run_evaluation(_load(model_path), examples)
     except (CorpusError, ValueError) as exc:
