@@ -332,6 +332,23 @@ DERIVED = ("substance_any", "payment_ids", "selling_any", "benign_context",
            "form_offers")
 # Family-agnostic signs of a substance: how it is packed and graded, how new ones are named.
 _FORM = ("cue:drug_form", "cue:nps_shape")
+# What a lexicon feature may say, whatever the training text's sources teach (``feature_signs``):
+# naming a substance, selling, a price and a payment identifier only ever count *for* a shop, and
+# benign context only *against* one. Without this the model learnt the corpus's accidents: its
+# market listings carry their price in a field the text lacks, while legal shops and news print
+# many, so a price counted against a shop (a Tor shop's cart of 40 prices sank to 0.01).
+# Features that may mean either stay free: forum words (drug forums sell; they are benign
+# context too), offers of other goods, a substance named where nothing is sold (a listing's
+# title alone), selling without a substance (any shop), and each family's own count: with
+# ``substance_any`` they tell a page naming forty substances of eight families (an encyclopedia)
+# from one naming a few (bound, a PsychonautWiki effects page went from 0.002 to 0.50).
+_FOR_A_SHOP = frozenset({*_SELLING, *_FORM, "slang", "substance_any", "payment_ids",
+                         "selling_any", "substance_and_selling", "slang_and_selling",
+                         "substance_and_dead_drop", "selling_without_benign", "substance_offers",
+                         "substance_offers_unreported", "form_offers"})
+_AGAINST_A_SHOP = frozenset({*_BENIGN, "benign_context", "substance_reported",
+                             "other_goods_without_substance", "forum_without_offers"}
+                            - {"cue:forum"})
 # Segments either side of a substance's segment that count as "near" it.
 NEAR = 1
 # What a word can be to the lexicon: a hit on its own, a term's first word, a term's second word;
@@ -426,6 +443,15 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         self.patterns_ = patterns
         self.feature_names_ = names
         return self
+
+    def feature_signs(self) -> np.ndarray:
+        """Per feature, the sign its weight must have: +1 for a selling, payment or
+        substance-in-an-offer feature (it may only count for a shop), -1 for benign context, 0
+        where the data decide.
+        """
+        return np.array([1.0 if name in _FOR_A_SHOP or name.startswith("payment_id:")
+                         else -1.0 if name in _AGAINST_A_SHOP else 0.0
+                         for name in self.feature_names_])
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

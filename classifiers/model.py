@@ -24,6 +24,10 @@ REASONS_FROM = 0.2
 # How a reason names the several terms behind one lexicon feature ("клад, магнит, прикоп"); the
 # review app splits them so (``crawler.review.highlight``).
 TERMS_JOINED_BY = ", "
+# Refits at most, when weights are bounded in sign (``CalibratedLinear._fit_bounded``), and how
+# much of the largest gradient a held weight's must be to let it go.
+_BOUNDED_ROUNDS = 20
+_GRADIENT_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -61,7 +65,8 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):
     """Logistic regression with Platt scaling fitted on group-aware out-of-fold scores.
 
     One linear model (``coef_``) serves every verdict, so each feature's contribution to a score
-    is exact; calibration folds never split a ``groups`` value between train and test.
+    is exact; calibration folds never split a ``groups`` value between train and test. ``signs``
+    (per column: +1, -1 or 0) bounds weights to be non-negative, non-positive or free.
     """
 
     def __init__(self, C: float = 4.0, n_splits: int = 5, max_iter: int = 3000,
@@ -75,23 +80,52 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):
         return LogisticRegression(C=self.C, max_iter=self.max_iter, solver="liblinear",
                                   random_state=self.random_state)
 
+    def _fit_bounded(self, X: Any, y: np.ndarray, weight: np.ndarray,
+                     signs: np.ndarray | None, held: np.ndarray | None = None,
+                     ) -> tuple[LogisticRegression, np.ndarray | None]:
+        """Logistic regression whose weights keep their ``signs``, by active sets: a weight
+        that takes the wrong sign is held at zero and the rest refitted; a held weight is let go
+        again where the loss would fall if it moved the allowed way. Where it stops, every
+        weight keeps its sign and no held one could do better: the bounded optimum (as exact as
+        the solver). Returns the model and the weights held. A few signed columns among many
+        free ones settle in two to four fits, or in one or two when started from the weights
+        another fit on much the same data held (``held``)."""
+        if signs is None or not signs.any():
+            return self._base().fit(X, y, sample_weight=weight), None
+        held = np.zeros(len(signs), dtype=bool) if held is None else held.copy()
+        for _ in range(_BOUNDED_ROUNDS):
+            free_columns = X @ sp.diags((~held).astype(float))
+            model = self._base().fit(free_columns, y, sample_weight=weight)
+            wrong = ~held & (signs * model.coef_[0] < 0)
+            # The loss's gradient for each weight (liblinear's: C times the weighted sum).
+            p = model.predict_proba(free_columns)[:, 1]
+            gradient = self.C * np.asarray(X.T @ (weight * (p - y))).ravel()
+            freed = held & (signs * gradient < -_GRADIENT_TOLERANCE * np.abs(gradient).max())
+            if not wrong.any() and not freed.any():
+                break
+            held = (held | wrong) & ~freed
+        model.coef_[0, held | (signs * model.coef_[0] < 0)] = 0.0
+        return model, held
+
     def fit(self, X: Any, y: Sequence[int], sample_weight: Any = None,
-            groups: Any = None) -> CalibratedLinear:
+            groups: Any = None, signs: Any = None) -> CalibratedLinear:
         y = np.asarray(y, dtype=int)
         weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        signs = None if signs is None else np.asarray(signs, dtype=float)
         per_class = min(len(set(groups[y == c])) for c in (0, 1))
         n_splits = min(self.n_splits, per_class)
         self.calib_a_, self.calib_b_ = 1.0, 0.0
+        held = None  # each fit starts from the weights the one before held
         if n_splits >= 2:
             oof = np.zeros(len(y))
             folds = StratifiedGroupKFold(n_splits, shuffle=True, random_state=self.random_state)
             for train, test in folds.split(X, y, groups):
-                model = self._base().fit(X[train], y[train], sample_weight=weight[train])
+                model, held = self._fit_bounded(X[train], y[train], weight[train], signs, held)
                 oof[test] = model.decision_function(X[test])
             platt = LogisticRegression(C=1e4).fit(oof.reshape(-1, 1), y, sample_weight=weight)
             self.calib_a_, self.calib_b_ = float(platt.coef_[0, 0]), float(platt.intercept_[0])
-        model = self._base().fit(X, y, sample_weight=weight)
+        model, _ = self._fit_bounded(X, y, weight, signs, held)
         self.coef_ = model.coef_[0].astype(np.float32)
         self.intercept_ = float(model.intercept_[0])
         self.classes_ = np.array([0, 1])
@@ -260,13 +294,26 @@ class TrawlerModel:
 
     def _blocks(self) -> list[tuple[str, int, Any, int]]:
         """(branch name, first column, transformer, width) of each feature branch."""
-        blocks, start = [], 0
-        for name, transformer in self.features.transformer_list:
-            width = (len(transformer.feature_names_) if name == "lexicon"
-                     else transformer.n_features)
-            blocks.append((name, start, transformer, width))
-            start += width
-        return blocks
+        return feature_blocks(self.features)
+
+
+def feature_blocks(features: FeatureUnion) -> list[tuple[str, int, Any, int]]:
+    """(branch name, first column, transformer, width) of each branch of a fitted union."""
+    blocks, start = [], 0
+    for name, transformer in features.transformer_list:
+        width = (len(transformer.feature_names_) if name == "lexicon"
+                 else transformer.n_features)
+        blocks.append((name, start, transformer, width))
+        start += width
+    return blocks
+
+
+def column_signs(features: FeatureUnion) -> np.ndarray:
+    """The sign each column's weight must have (``LexiconFeatures.feature_signs``; n-grams are
+    free), for ``CalibratedLinear.fit``."""
+    return np.concatenate([
+        transformer.feature_signs() if hasattr(transformer, "feature_signs") else np.zeros(width)
+        for _, _, transformer, width in feature_blocks(features)])
 
 
 def model_version(pipeline: Pipeline, name: str = "trawler") -> str:

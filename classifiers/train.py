@@ -25,7 +25,7 @@ from classifiers.corpus import (
     scorable,
     training_weights,
 )
-from classifiers.model import TrawlerModel, build_pipeline, model_version
+from classifiers.model import TrawlerModel, build_pipeline, column_signs, model_version
 
 MIN_PRECISION = 0.97
 # A page is flagged only when the calibrated score says "drugs" is at least as likely as not.
@@ -44,9 +44,14 @@ def fit_pipeline(examples: Sequence[Example], exclude_families: Sequence[str] = 
         raise ValueError("training needs both drugs and benign documents")
     pipeline = build_pipeline(exclude_families=exclude_families)
     pipeline.set_params(clf__n_splits=n_splits)
-    pipeline.fit([e.as_text() for e in examples], [e.y for e in examples],
-                 clf__sample_weight=training_weights(examples),
-                 clf__groups=[e.group for e in examples])
+    # As ``pipeline.fit`` would, but the classifier learns which way each lexicon feature may
+    # point, which is known only once the lexicon is read.
+    features = pipeline.named_steps["features"]
+    X = features.fit_transform([e.as_text() for e in examples])
+    pipeline.named_steps["clf"].fit(X, [e.y for e in examples],
+                                    sample_weight=training_weights(examples),
+                                    groups=[e.group for e in examples],
+                                    signs=column_signs(features))
     return pipeline
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from classifiers import Document, PageVerdict, TrawlerModel, features, load_model, reading
 from classifiers.artifact import ModelError, save_model
@@ -29,7 +30,7 @@ from classifiers.evaluate import (
 )
 from classifiers.features import LexiconFeatures, Ngrams
 from classifiers.lexicon import LEXICON_DIR, LexiconError
-from classifiers.model import REASONS_FROM, model_version
+from classifiers.model import REASONS_FROM, CalibratedLinear, column_signs, model_version
 from classifiers.reading import AMOUNT_SIGN, Reading, WordFacts, normalize, tokenize
 from classifiers.site import SiteTally, aggregate_site, required_score
 from classifiers.train import choose_threshold, fit_pipeline
@@ -651,6 +652,62 @@ def test_verdicts_are_the_pipelines_scores_with_the_reasons_explain_gives(
     for text, verdict in zip(texts, verdicts, strict=True):
         if verdict.reasons:
             assert verdict.reasons == model.explain(text, 10)
+
+
+def test_bounded_weights_are_the_bounded_optimum() -> None:
+    """Weights held to a sign are the optimum of the same regularised loss under those bounds,
+    as a general bounded optimiser finds it: a weight of the wrong sign is held at zero, and one
+    held so is let go again where, with the others held, it would point the allowed way."""
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(0)
+    n, d, C = 400, 6, 0.5
+    X = rng.normal(size=(n, d)) @ rng.normal(size=(d, d))  # correlated columns
+    y = (X @ (rng.normal(size=d) * 2) + rng.logistic(size=n) > 0).astype(int)
+    weight = rng.uniform(0.5, 2.0, size=n)
+    signs = np.array([1.0, 0, 1.0, 1.0, 1.0, 1.0])
+    bounded = CalibratedLinear(C=C, n_splits=2).fit(sp.csr_matrix(X), y, sample_weight=weight,
+                                                     groups=np.arange(n) // 4, signs=signs)
+    free = CalibratedLinear(C=C, n_splits=2).fit(sp.csr_matrix(X), y, sample_weight=weight)
+    Xc = np.column_stack([X, np.ones(n)])
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        """liblinear's: the intercept is the weight of a constant column, and penalised."""
+        z = Xc @ w
+        value = 0.5 * w @ w + C * np.sum(weight * np.logaddexp(0, np.where(y, -z, z)))
+        return value, w + C * Xc.T @ (weight * (1 / (1 + np.exp(-z)) - y))
+
+    bounds = [(0, None) if sign > 0 else (None, None) for sign in signs]
+    exact = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B",
+                     bounds=[*bounds, (None, None)], options={"gtol": 1e-10}).x
+    assert bounded.coef_ == pytest.approx(exact[:d], abs=2e-3)
+    assert bounded.intercept_ == pytest.approx(exact[d], abs=2e-3)
+    assert np.all(signs * bounded.coef_ >= 0)
+    # Columns 0 and 3 are negative unbounded and held at zero; column 2 is negative unbounded
+    # too, but positive once the others are held: held in the first refit, then let go.
+    assert free.coef_[[0, 2, 3]].max() < -0.2 and bounded.coef_[0] == bounded.coef_[3] == 0
+    assert bounded.coef_[2] > 0.5
+    # The free column and the calibration still work as without bounds.
+    assert bounded.coef_[1] < 0 and 0.5 < bounded.calib_a_ < 2
+
+
+def test_lexicon_weights_point_the_way_their_features_mean(model: TrawlerModel) -> None:
+    """Selling and payment features and a substance named at all only count for a shop, benign
+    context only against one, whatever the training text teaches; n-grams are free."""
+    lexicon = dict(model.features.transformer_list)["lexicon"]
+    names, signs = list(lexicon.feature_names_), lexicon.feature_signs()
+    sign_of = dict(zip(names, signs, strict=True))
+    assert sign_of["price"] == sign_of["cue:dead_drop"] == sign_of["payment_id:btc"] == 1
+    assert sign_of["substance_any"] == sign_of["substance_offers"] == 1
+    assert sign_of["benign_context"] == sign_of["cue:law_news"] == sign_of["cue:pharmacy"] == -1
+    assert sign_of["cue:forum"] == sign_of["selling_without_substance"] == 0
+    assert sign_of["substance:cathinones"] == 0
+    _, start, _, width = model._blocks()[-1]
+    weights = model.clf.coef_[start:start + width]
+    assert np.all(signs * weights >= 0)
+    assert np.any(weights[signs > 0] > 0) and np.any(weights[signs < 0] < 0)
+    columns = column_signs(model.features)
+    assert len(columns) == len(model.clf.coef_) and not columns[:start].any()
 
 
 def test_save_load_round_trip(model: TrawlerModel, tmp_path: Path) -> None:
