@@ -445,9 +445,9 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         return self
 
     def feature_signs(self) -> np.ndarray:
-        """Per feature, the sign its weight must have: +1 for a selling, payment or
-        substance-in-an-offer feature (it may only count for a shop), -1 for benign context, 0
-        where the data decide.
+        """Per feature, the sign its weight must have: +1 for a selling, amount or payment
+        feature and for a substance named at all (they may only count for a shop), -1 for benign
+        context, 0 where the data decide (each family's own count among them).
         """
         return np.array([1.0 if name in _FOR_A_SHOP or name.startswith("payment_id:")
                          else -1.0 if name in _AGAINST_A_SHOP else 0.0
