@@ -258,16 +258,19 @@ def leave_outs(families: Sequence[str], groups: Sequence[Sequence[str]],
     tasks = [*(("leave_one_family_out", f) for f in families),
              *(("leave_one_source_out", list(g)) for g in groups)]
     train_examples, dev_examples = list(train_examples), list(dev_examples)
+    keys = [key for key, _ in tasks]
     jobs = min(jobs or os.cpu_count() or 1, MAX_JOBS, len(tasks))
     if jobs <= 1:
         _keep_data(train_examples, dev_examples)
-        results = map(_leave_out, tasks)
-        yield from zip((key for key, _ in tasks), results, strict=True)
+        try:
+            yield from zip(keys, map(_leave_out, tasks), strict=True)
+        finally:  # this process does not keep the corpus afterwards
+            _keep_data([], [])
         return
     context = multiprocessing.get_context("spawn")  # no forked copy of a parent's threads
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_keep_data,
                                initargs=(train_examples, dev_examples))
     try:
-        yield from zip((key for key, _ in tasks), pool.map(_leave_out, tasks), strict=True)
+        yield from zip(keys, pool.map(_leave_out, tasks), strict=True)
     finally:  # a failed leave-out (or Ctrl-C) does not wait for the ones not yet started
         pool.shutdown(cancel_futures=True)

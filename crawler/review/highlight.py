@@ -19,8 +19,8 @@ TERMS_JOINED_BY = ", "
 def reason_terms(reasons: Iterable[dict[str, Any]] | None, against: bool = False) -> list[str]:
     """The words or phrases behind a verdict's reasons, each on its own (a lexicon reason names
     several), in the order the reasons name them: those whose reasons together push the score
-    towards "drugs", or with ``against`` those that push it away (benign context, prices the
-    model counts against a shop). Features without a term are skipped."""
+    towards "drugs", or with ``against`` those that push it away (benign context: police,
+    pharmacy or harm-reduction words). Features without a term are skipped."""
     weights: dict[str, float] = {}
     for reason in reasons or []:
         weight = float(reason.get("weight") or 0)
