@@ -303,6 +303,24 @@ def test_leave_outs_side_by_side_are_the_leave_outs_one_by_one() -> None:
         list(leave_outs([], [["bots", "shops"], ["news"]], examples, examples, jobs=2))
 
 
+def test_a_hyphenated_word_hits_what_its_parts_hit_but_slang_and_shop_words() -> None:
+    """A compound the lexicon does not know counts its parts' cues ("курьеры-закладчики" is a
+    dead drop, "pharma-grade" a grade); a name it knows counts once, as itself; slang and the
+    Russian shop words in a compound are everyday words ("альфа-банк" is a bank, "ice-cream" a
+    dessert, "интернет-магазин" the news's word for any web shop)."""
+    lexicon = LexiconFeatures().fit([])
+    hits = lexicon.explain("Требуются курьеры-закладчики, работа в интернет-магазине. "
+                           "Pharma-grade.")
+    assert hits["cue:dead_drop"] == ["курьеры-закладчики"]
+    assert hits["cue:shop_en"] == ["pharma-grade"]
+    assert "интернет-магазине" not in hits.get("cue:shop", [])
+    assert lexicon.explain("a-PVP 1г")["substance:cathinones"] == ["a-pvp"]
+    everyday = lexicon.explain("Карта Альфа-Банка, ice-cream и e-mail")
+    assert not everyday.get("slang") and not everyday.get("substance_any"), everyday
+    # Synthetic cannabinoids spelt in Cyrillic, as Russian shops write them.
+    assert lexicon.explain("МДМБ-4ен-пинака 1г")["substance:synthetic-cannabinoids"]
+
+
 def test_leave_out_family_drops_its_terms() -> None:
     lexicon = LexiconFeatures(exclude_families=("cathinones",)).fit([])
     assert "substance:cathinones" not in lexicon.feature_names_
