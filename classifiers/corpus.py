@@ -90,15 +90,34 @@ def strata(examples: Sequence[Example]) -> list[tuple[str, str, str]]:
             for e in examples]
 
 
+def language_group(lang: str) -> str:
+    """The language a document is weighed with: its first language, Ukrainian and Belarusian
+    with Russian (the shops that sell in Belarus write all three, often on one page)."""
+    first = lang.split("/")[0]
+    return "ru" if first in ("uk", "be") else first
+
+
 def training_weights(examples: Sequence[Example]) -> np.ndarray:
     """Per-document weights: each stratum (``strata``) weighs as the square root of its size,
     so 6,000 market listings do not drown 30 Russian shop bots nor 500 guides 13 weapon
-    listings; then positives and negatives are balanced and the mean weight is 1."""
+    listings; then, within each language, positives and negatives are balanced, so that no
+    language counts for or against a shop by itself (the corpus's Russian is mostly news, its
+    English mostly market listings). Languages with one label only are balanced together. The
+    mean weight is 1."""
     keys = strata(examples)
     sizes = Counter(keys)
     w = np.array([1.0 / np.sqrt(sizes[k]) for k in keys])
-    y = np.array([e.y for e in examples])
-    for c in (0, 1):
-        if (y == c).any():
-            w[y == c] /= w[y == c].sum()
+    y = np.array([e.y for e in examples], dtype=int)
+    group = np.array([language_group(e.lang) for e in examples], dtype=object)
+    labels: dict[str, set[int]] = {}
+    for g, label in zip(group, y, strict=True):
+        labels.setdefault(g, set()).add(label)
+    group[[len(labels[g]) == 1 for g in group]] = None  # pooled
+    for g in set(group):
+        in_group = group == g
+        chosen = [in_group & (y == c) for c in (0, 1)]
+        if all(c.any() for c in chosen):
+            total = w[in_group].sum()
+            for c in chosen:
+                w[c] *= total / 2 / w[c].sum()
     return w * len(w) / w.sum()

@@ -879,6 +879,33 @@ def test_corpus_reading_and_weights(tmp_path: Path) -> None:
         read_corpus([path])
 
 
+def test_no_language_counts_for_or_against_a_shop_by_itself() -> None:
+    """Within each language, shops and other pages weigh the same in all (Ukrainian and
+    Belarusian with Russian), however many of each the corpus holds; a language with one label
+    only is left as it is."""
+    def doc(i: int, source: str, lang: str, label: str) -> Example:
+        return Example(id=str(i), source=source, lang=lang, label=label, kind="k",
+                       group=str(i), text="x")
+
+    examples = [*(doc(i, "news", "ru", "benign") for i in range(0, 9)),
+                doc(9, "bots", "ru", "drugs"), doc(10, "bots", "ru/uk", "drugs"),
+                doc(11, "blogs", "be", "benign"),
+                *(doc(i, "market", "en", "drugs") for i in range(12, 28)),
+                doc(28, "wiki", "en", "benign"), doc(29, "wiki", "de", "benign")]
+    w = training_weights(examples)
+    y = np.array([e.y for e in examples])
+    ru = np.array([e.lang.split("/")[0] in ("ru", "uk", "be") for e in examples])
+    en = np.array([e.lang == "en" for e in examples])
+    for group in (ru, en):
+        assert w[group & (y == 1)].sum() == pytest.approx(w[group & (y == 0)].sum())
+    assert w.mean() == pytest.approx(1.0)
+    assert w[1] == pytest.approx(w[0]) and w[9] == pytest.approx(w[10])  # within strata, equal
+    # Languages of one label each are balanced together.
+    w = training_weights([doc(0, "bots", "ru", "drugs"), doc(1, "wiki", "en", "benign"),
+                          doc(2, "wiki", "en", "benign")])
+    assert w[0] == pytest.approx(w[1] + w[2]) and w.mean() == pytest.approx(1.0)
+
+
 def test_market_categories_weigh_apart() -> None:
     """A market's benign listings weigh per category (one weapon listing as much as four guides);
     a source of one label (news sections) stays one stratum."""
